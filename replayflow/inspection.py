@@ -1,0 +1,533 @@
+"""What did this run do, where did the time go, why did it fail: answers read from a history.
+
+Everything here is a pure function of a list of boto3-shaped SWF history events (see
+`replayflow.history`), so the operator commands can be tested from fixture files and used on a
+saved history with no AWS at all. Jumbo-field references are resolved by a `decode` callable the
+caller passes in (the CLI hands in the S3/diskcache reader); the default leaves fields as they are.
+
+Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
+TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
+FIRED (timers), RECEIVED (signals), RECORDED (markers).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .history import attributes
+
+Decode = Callable[[str | None], str | None]
+
+#: Timers the engine starts for itself (retry back-off, ...) carry this prefix.
+INTERNAL_TIMER_PREFIX = "replayflow-"
+
+#: Workflow status by the event type that closes the execution.
+CLOSE_STATUS = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+
+#: States after which a task will not change any more.
+CLOSED_STATES = frozenset({
+    "COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "SCHEDULE_FAILED",
+    "START_FAILED", "FIRED", "RECEIVED", "RECORDED",
+})
+
+
+def identity(value: str | None) -> str | None:
+    """The default `decode`: fields are used as they are stored in the history."""
+    return value
+
+
+def decode_field(value: str | None, decode: Decode = identity) -> Any:
+    """Resolve a (possibly jumbo) field, then parse it as JSON; text that is not JSON stays text."""
+    value = decode(value)
+    if value is None or value == "":
+        return None
+    try:
+        return json.loads(value)
+    except (TypeError, ValueError):
+        return value
+
+
+@dataclass
+class Attempt:
+    """One try of a task: an activity attempt, a child workflow run, a timer."""
+
+    number: int
+    scheduled: datetime | None
+    started: datetime | None = None
+    closed: datetime | None = None
+    state: str = "SCHEDULED"
+    error: str | None = None
+
+
+@dataclass
+class TaskRow:
+    """One task of the execution, all its attempts folded into one line."""
+
+    task_id: str
+    kind: str  # activity | child_workflow | timer | signal | signal_sent | marker
+    name: str
+    version: str | None = None
+    state: str = "SCHEDULED"
+    input: Any = None
+    result: Any = None
+    error: str | None = None
+    details: Any = None
+    attempt_list: list[Attempt] = field(default_factory=list)
+    first_event_id: int = 0
+
+    @property
+    def attempts(self) -> int:
+        return len(self.attempt_list)
+
+    @property
+    def scheduled(self) -> datetime | None:
+        return self.attempt_list[0].scheduled if self.attempt_list else None
+
+    @property
+    def started(self) -> datetime | None:
+        return next((a.started for a in self.attempt_list if a.started), None)
+
+    @property
+    def closed(self) -> datetime | None:
+        if self.state not in CLOSED_STATES or not self.attempt_list:
+            return None
+        return self.attempt_list[-1].closed
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row as plain data, one key per printable column."""
+        return {
+            "task_id": self.task_id, "kind": self.kind, "name": self.name,
+            "version": self.version, "state": self.state, "attempts": self.attempts,
+            "scheduled": self.scheduled, "started": self.started, "closed": self.closed,
+            "error": self.error, "details": self.details, "input": self.input,
+            "result": self.result,
+        }
+
+
+@dataclass
+class ProfileRow:
+    """Where one task's time went, in seconds and as a percentage (0-100) of the wall time."""
+
+    task_id: str
+    kind: str
+    name: str
+    state: str
+    attempts: int
+    scheduled: datetime | None
+    started: datetime | None
+    closed: datetime | None
+    waiting: float
+    running: float
+    percentage: float
+    #: (start, end, "waiting" | "running") segments, for the Gantt bar.
+    spans: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id, "kind": self.kind, "name": self.name, "state": self.state,
+            "attempts": self.attempts, "scheduled": self.scheduled, "started": self.started,
+            "closed": self.closed, "waiting": self.waiting, "running": self.running,
+            "percentage": self.percentage,
+        }
+
+
+def split_activity_id(activity_id: str) -> tuple[str, int | None]:
+    """`<task_id>#<attempt>` -> (task_id, attempt); ids without a numeric suffix are the task id."""
+    task_id, sep, attempt = activity_id.rpartition("#")
+    if sep and attempt.isdigit():
+        return task_id, int(attempt)
+    return activity_id, None
+
+
+class _Rows:
+    """Folds events into TaskRows; one pass, no per-event regex."""
+
+    def __init__(self, decode: Decode) -> None:
+        self.decode = decode
+        self.rows: dict[tuple[str, str], TaskRow] = {}
+        self.by_event: dict[int, tuple[TaskRow, Attempt]] = {}
+        self.open_timers: dict[str, tuple[TaskRow, Attempt]] = {}
+
+    def _row(self, kind: str, task_id: str, name: str, event_id: int) -> TaskRow:
+        key = (kind, task_id)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = TaskRow(task_id, kind, name, first_event_id=event_id)
+        return row
+
+    def _new_attempt(self, row: TaskRow, event: dict, state: str = "SCHEDULED") -> Attempt:
+        attempt = Attempt(row.attempts + 1, event["eventTimestamp"], state=state)
+        row.attempt_list.append(attempt)
+        row.state = state
+        row.error = row.details = row.result = None
+        self.by_event[event["eventId"]] = (row, attempt)
+        return attempt
+
+    def _close(self, ref: int | None, event: dict, state: str, *, error: str | None = None,
+               details: str | None = None, result: str | None = None) -> None:
+        found = self.by_event.get(ref) if ref is not None else None
+        if found is None:
+            return  # a partial history (e.g. a page after a sticky poll): nothing to attach to
+        row, attempt = found
+        attempt.closed = event["eventTimestamp"]
+        attempt.state = row.state = state
+        attempt.error = row.error = error
+        row.details = decode_field(details, self.decode)
+        if result is not None:
+            row.result = decode_field(result, self.decode)
+
+    def _start(self, ref: int | None, event: dict) -> None:
+        found = self.by_event.get(ref) if ref is not None else None
+        if found is not None:
+            row, attempt = found
+            attempt.started = event["eventTimestamp"]
+            if row.state == "SCHEDULED" and attempt is row.attempt_list[-1]:
+                row.state = attempt.state = "RUNNING"
+            self.by_event[event["eventId"]] = found
+
+    def feed(self, event: dict) -> None:
+        etype = event["eventType"]
+        attrs = attributes(event)
+        handler = getattr(self, "_on_" + etype, None)
+        if handler is not None:
+            handler(event, attrs)
+
+    # -- activities ---------------------------------------------------------------------------
+
+    def _on_ActivityTaskScheduled(self, event: dict, attrs: dict) -> None:
+        task_id, _ = split_activity_id(attrs.get("activityId", ""))
+        activity_type = attrs.get("activityType") or {}
+        row = self._row("activity", task_id, activity_type.get("name", ""), event["eventId"])
+        row.version = activity_type.get("version")
+        if row.input is None:
+            row.input = decode_field(attrs.get("input"), self.decode)
+        self._new_attempt(row, event)
+
+    def _on_ScheduleActivityTaskFailed(self, event: dict, attrs: dict) -> None:
+        task_id, _ = split_activity_id(attrs.get("activityId", ""))
+        activity_type = attrs.get("activityType") or {}
+        row = self._row("activity", task_id, activity_type.get("name", ""), event["eventId"])
+        row.version = activity_type.get("version")
+        attempt = self._new_attempt(row, event, "SCHEDULE_FAILED")
+        attempt.closed = event["eventTimestamp"]
+        attempt.error = row.error = attrs.get("cause")
+
+    def _on_ActivityTaskStarted(self, event: dict, attrs: dict) -> None:
+        self._start(attrs.get("scheduledEventId"), event)
+
+    def _on_ActivityTaskCompleted(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("scheduledEventId"), event, "COMPLETED",
+                    result=attrs.get("result"))
+
+    def _on_ActivityTaskFailed(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("scheduledEventId"), event, "FAILED", error=attrs.get("reason"),
+                    details=attrs.get("details"))
+
+    def _on_ActivityTaskTimedOut(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("scheduledEventId"), event, "TIMED_OUT",
+                    error=f"timed out ({attrs.get('timeoutType', 'unknown')})",
+                    details=attrs.get("details"))
+
+    def _on_ActivityTaskCanceled(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("scheduledEventId"), event, "CANCELED",
+                    details=attrs.get("details"))
+
+    def _on_ActivityTaskCancelRequested(self, event: dict, attrs: dict) -> None:
+        task_id, _ = split_activity_id(attrs.get("activityId", ""))
+        row = self.rows.get(("activity", task_id))
+        if row is not None and row.state not in CLOSED_STATES:
+            row.state = "CANCEL_REQUESTED"
+
+    # -- child workflows ----------------------------------------------------------------------
+
+    def _on_StartChildWorkflowExecutionInitiated(self, event: dict, attrs: dict) -> None:
+        workflow_type = attrs.get("workflowType") or {}
+        row = self._row("child_workflow", attrs.get("workflowId", ""),
+                        workflow_type.get("name", ""), event["eventId"])
+        row.version = workflow_type.get("version")
+        if row.input is None:
+            row.input = decode_field(attrs.get("input"), self.decode)
+        self._new_attempt(row, event)
+
+    def _on_StartChildWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "START_FAILED",
+                    error=attrs.get("cause"))
+
+    def _on_ChildWorkflowExecutionStarted(self, event: dict, attrs: dict) -> None:
+        self._start(attrs.get("initiatedEventId"), event)
+
+    def _on_ChildWorkflowExecutionCompleted(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "COMPLETED",
+                    result=attrs.get("result"))
+
+    def _on_ChildWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "FAILED", error=attrs.get("reason"),
+                    details=attrs.get("details"))
+
+    def _on_ChildWorkflowExecutionTimedOut(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "TIMED_OUT",
+                    error=f"timed out ({attrs.get('timeoutType', 'unknown')})")
+
+    def _on_ChildWorkflowExecutionCanceled(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "CANCELED",
+                    details=attrs.get("details"))
+
+    def _on_ChildWorkflowExecutionTerminated(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "TERMINATED", error="terminated")
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def _on_TimerStarted(self, event: dict, attrs: dict) -> None:
+        # A timer id may be reused once the timer closed: each start is its own row.
+        timer_id = attrs.get("timerId", "")
+        row = TaskRow(timer_id, "timer", timer_id, first_event_id=event["eventId"])
+        self.rows[("timer", f"{timer_id}@{event['eventId']}")] = row
+        timeout = attrs.get("startToFireTimeout")
+        row.input = int(timeout) if timeout and timeout.isdigit() else timeout
+        attempt = self._new_attempt(row, event, "RUNNING")
+        attempt.started = event["eventTimestamp"]
+        self.open_timers[timer_id] = (row, attempt)
+
+    def _on_StartTimerFailed(self, event: dict, attrs: dict) -> None:
+        timer_id = attrs.get("timerId", "")
+        row = TaskRow(timer_id, "timer", timer_id, first_event_id=event["eventId"])
+        self.rows[("timer", f"{timer_id}@{event['eventId']}")] = row
+        attempt = self._new_attempt(row, event, "START_FAILED")
+        attempt.closed = event["eventTimestamp"]
+        attempt.error = row.error = attrs.get("cause")
+
+    def _close_timer(self, event: dict, attrs: dict, state: str) -> None:
+        found = self.by_event.get(attrs.get("startedEventId", -1))
+        if found is None and attrs.get("timerId") in self.open_timers:
+            found = self.open_timers[attrs["timerId"]]
+        if found is None and not attrs and len(self.open_timers) == 1:
+            # boto3 drops the attributes of moto's misspelt TimerCancelled event: the timer is
+            # only known when exactly one is open.
+            found = next(iter(self.open_timers.values()))
+        if found is None:
+            return
+        row, attempt = found
+        self.open_timers.pop(row.task_id, None)
+        attempt.closed = event["eventTimestamp"]
+        attempt.state = row.state = state
+
+    def _on_TimerFired(self, event: dict, attrs: dict) -> None:
+        self._close_timer(event, attrs, "FIRED")
+
+    def _on_TimerCanceled(self, event: dict, attrs: dict) -> None:
+        self._close_timer(event, attrs, "CANCELED")
+
+    _on_TimerCancelled = _on_TimerCanceled  # moto's spelling
+
+    # -- signals and markers ------------------------------------------------------------------
+
+    def _instant(self, kind: str, name: str, event: dict, state: str) -> TaskRow:
+        row = self._row(kind, f"{kind}-{event['eventId']}", name, event["eventId"])
+        attempt = self._new_attempt(row, event, state)
+        attempt.started = attempt.closed = event["eventTimestamp"]
+        return row
+
+    def _on_WorkflowExecutionSignaled(self, event: dict, attrs: dict) -> None:
+        row = self._instant("signal", attrs.get("signalName", ""), event, "RECEIVED")
+        row.input = decode_field(attrs.get("input"), self.decode)
+
+    def _on_MarkerRecorded(self, event: dict, attrs: dict) -> None:
+        row = self._instant("marker", attrs.get("markerName", ""), event, "RECORDED")
+        row.result = decode_field(attrs.get("details"), self.decode)
+
+    def _on_RecordMarkerFailed(self, event: dict, attrs: dict) -> None:
+        row = self._instant("marker", attrs.get("markerName", ""), event, "FAILED")
+        row.error = row.attempt_list[-1].error = attrs.get("cause")
+
+    def _on_SignalExternalWorkflowExecutionInitiated(self, event: dict, attrs: dict) -> None:
+        row = self._row("signal_sent", f"signal_sent-{event['eventId']}",
+                        attrs.get("signalName", ""), event["eventId"])
+        row.input = decode_field(attrs.get("input"), self.decode)
+        self._new_attempt(row, event)
+
+    def _on_ExternalWorkflowExecutionSignaled(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "COMPLETED")
+
+    def _on_SignalExternalWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
+        self._close(attrs.get("initiatedEventId"), event, "FAILED", error=attrs.get("cause"))
+
+
+def _is_internal(row: TaskRow) -> bool:
+    return row.kind == "timer" and row.task_id.startswith(INTERNAL_TIMER_PREFIX)
+
+
+def task_rows(events: Iterable[dict], decode: Decode = identity, *,
+              include_internal: bool = False) -> list[TaskRow]:
+    """One row per task in the order the tasks were first scheduled.
+
+    Activity attempts (`<task_id>#<n>`) are folded into one row whose state is the last
+    attempt's. The engine's own timers (`replayflow-...`) are noise to an operator and are left
+    out unless `include_internal` is set.
+    """
+    folder = _Rows(decode)
+    for event in events:
+        folder.feed(event)
+    rows = sorted(folder.rows.values(), key=lambda r: r.first_event_id)
+    if not include_internal:
+        rows = [row for row in rows if not _is_internal(row)]
+    return rows
+
+
+def workflow_window(events: list[dict], now: datetime | None = None
+                    ) -> tuple[datetime | None, datetime | None]:
+    """(start, end) of the run; an open run ends at `now`, or at its last event if not given."""
+    if not events:
+        return None, None
+    start = next((e["eventTimestamp"] for e in events
+                  if e["eventType"] == "WorkflowExecutionStarted"), events[0]["eventTimestamp"])
+    last = events[-1]
+    if last["eventType"] in CLOSE_STATUS or now is None:
+        return start, last["eventTimestamp"]
+    return start, now
+
+
+def execution_info(events: list[dict], decode: Decode = identity, *,
+                   workflow_execution: dict | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """The run at a glance: type, status, times, the workflow's own input, result or failure.
+
+    The input is the one of `WorkflowExecutionStarted`, never a task's. `workflow_execution`
+    (`{"workflowId", "runId"}`, not part of any event) is copied in when the caller knows it.
+    """
+    info: dict[str, Any] = {
+        "workflow_id": (workflow_execution or {}).get("workflowId"),
+        "run_id": (workflow_execution or {}).get("runId"),
+        "workflow_type": None, "workflow_version": None, "task_list": None, "tags": [],
+        "status": "OPEN", "started": None, "closed": None, "duration": None,
+        "input": None, "result": None, "reason": None, "details": None,
+        "parent_workflow_id": None, "parent_run_id": None,
+        "continued_from_run_id": None, "continued_as_run_id": None,
+        "cancel_requested": False, "event_count": len(events),
+        "task_counts": {},
+    }
+    for event in events:
+        etype = event["eventType"]
+        attrs = attributes(event)
+        if etype == "WorkflowExecutionStarted":
+            workflow_type = attrs.get("workflowType") or {}
+            parent = attrs.get("parentWorkflowExecution") or {}
+            info.update(
+                workflow_type=workflow_type.get("name"),
+                workflow_version=workflow_type.get("version"),
+                task_list=(attrs.get("taskList") or {}).get("name"),
+                tags=list(attrs.get("tagList") or []),
+                started=event["eventTimestamp"],
+                input=decode_field(attrs.get("input"), decode),
+                parent_workflow_id=parent.get("workflowId"),
+                parent_run_id=parent.get("runId"),
+                continued_from_run_id=attrs.get("continuedExecutionRunId"),
+            )
+        elif etype == "WorkflowExecutionCancelRequested":
+            info["cancel_requested"] = True
+        elif etype in CLOSE_STATUS:
+            info["status"] = CLOSE_STATUS[etype]
+            info["closed"] = event["eventTimestamp"]
+            if "result" in attrs:
+                info["result"] = decode_field(attrs.get("result"), decode)
+            if etype == "WorkflowExecutionTimedOut":
+                info["reason"] = f"timed out ({attrs.get('timeoutType', 'unknown')})"
+            elif etype == "WorkflowExecutionTerminated":
+                info["reason"] = attrs.get("reason") or f"terminated ({attrs.get('cause', '')})"
+            else:
+                info["reason"] = attrs.get("reason")
+            info["details"] = decode_field(attrs.get("details"), decode)
+            info["continued_as_run_id"] = attrs.get("newExecutionRunId")
+    start, end = workflow_window(events, now)
+    if start is not None and end is not None:
+        info["duration"] = max((end - start).total_seconds(), 0.0)
+    counts: dict[str, int] = {}
+    for row in task_rows(events, decode):
+        counts[row.state] = counts.get(row.state, 0) + 1
+    info["task_counts"] = dict(sorted(counts.items()))
+    return info
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    return max((end - start).total_seconds(), 0.0)
+
+
+def profile_rows(events: list[dict], decode: Decode = identity, *,
+                 now: datetime | None = None, include_internal: bool = False,
+                 kinds: Iterable[str] = ("activity", "child_workflow", "timer")
+                 ) -> list[ProfileRow]:
+    """Per task: time waiting for a worker and time running, longest-running first.
+
+    Times add up over attempts (the gaps between attempts count as neither). A task still open
+    runs until the end of the workflow's window (`now`, or the last event). `percentage` is
+    running time over the workflow's wall time, 0-100: sequential tasks sum to at most 100,
+    parallel ones may sum to more.
+    """
+    wf_start, wf_end = workflow_window(events, now)
+    wall = _seconds(wf_start, wf_end)
+    wanted = set(kinds)
+    out = []
+    for row in task_rows(events, decode, include_internal=include_internal):
+        if row.kind not in wanted:
+            continue
+        waiting = running = 0.0
+        spans: list[tuple[datetime, datetime, str]] = []
+        for attempt in row.attempt_list:
+            if attempt.scheduled is None:
+                continue
+            wait_end = attempt.started or attempt.closed or wf_end
+            if wait_end is not None and wait_end > attempt.scheduled:
+                spans.append((attempt.scheduled, wait_end, "waiting"))
+                waiting += _seconds(attempt.scheduled, wait_end)
+            if attempt.started is not None:
+                run_end = attempt.closed or wf_end
+                if run_end is not None:
+                    spans.append((attempt.started, max(run_end, attempt.started), "running"))
+                    running += _seconds(attempt.started, run_end)
+        # SWF stamps events to the millisecond: more digits would be noise.
+        percentage = round(100.0 * running / wall, 2) if wall > 0 else 0.0
+        out.append(ProfileRow(
+            row.task_id, row.kind, row.name, row.state, row.attempts, row.scheduled,
+            row.started, row.closed, round(waiting, 3), round(running, 3), percentage, spans,
+        ))
+    out.sort(key=lambda r: (-r.running,
+                            r.scheduled.timestamp() if r.scheduled else math.inf, r.task_id))
+    return out
+
+
+GANTT_WAITING = "░"
+GANTT_RUNNING = "█"
+
+
+def gantt_bar(row: ProfileRow, wf_start: datetime, wf_end: datetime, width: int = 40) -> str:
+    """A `width`-character bar: spaces outside the task, ░ while waiting, █ while running.
+
+    Every span gets at least one cell, so a short task still shows where it happened.
+    """
+    cells = [" "] * width
+    total = (wf_end - wf_start).total_seconds()
+    for start, end, phase in sorted(row.spans, key=lambda s: s[2] == "running"):
+        if total <= 0:
+            first, last = 0, width
+        else:
+            first = math.floor((start - wf_start).total_seconds() / total * width)
+            last = math.ceil((end - wf_start).total_seconds() / total * width)
+            first = min(max(first, 0), width - 1)
+            last = min(max(last, first + 1), width)
+        char = GANTT_RUNNING if phase == "running" else GANTT_WAITING
+        for i in range(first, last):
+            cells[i] = char
+    return "".join(cells)
