@@ -340,3 +340,27 @@ def test_gantt_bar_of_an_empty_window_still_draws() -> None:
     row = profile_rows(events)[0]
     start = row.spans[0][0]
     assert gantt_bar(row, start, start, width=10) == "█" * 10
+
+
+def test_cancel_requested_and_schedule_failed_activities() -> None:
+    events = copy.deepcopy(load("open.json").events)
+    stamp = events[-1]["eventTimestamp"]
+    completed_id = events[-1]["eventId"]
+    events.append({"eventId": completed_id + 1, "eventTimestamp": stamp,
+                   "eventType": "ActivityTaskCancelRequested",
+                   "activityTaskCancelRequestedEventAttributes": {
+                       "activityId": "activity-examples.basic.slow-2#1",
+                       "decisionTaskCompletedEventId": completed_id}})
+    events.append({"eventId": completed_id + 2, "eventTimestamp": stamp,
+                   "eventType": "ScheduleActivityTaskFailed",
+                   "scheduleActivityTaskFailedEventAttributes": {
+                       "activityId": "activity-examples.basic.nope-4#1",
+                       "activityType": {"name": "examples.basic.nope", "version": "1.0"},
+                       "cause": "ACTIVITY_TYPE_DOES_NOT_EXIST",
+                       "decisionTaskCompletedEventId": completed_id}})
+    rows = by_id(task_rows(events))
+    assert rows["activity-examples.basic.slow-2"].state == "CANCEL_REQUESTED"
+    assert rows["activity-examples.basic.slow-2"].closed is None
+    nope = rows["activity-examples.basic.nope-4"]
+    assert (nope.state, nope.error) == ("SCHEDULE_FAILED", "ACTIVITY_TYPE_DOES_NOT_EXIST")
+    assert nope.closed == stamp
