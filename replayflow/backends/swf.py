@@ -62,6 +62,7 @@ import boto3
 import botocore.exceptions as bexc
 from botocore.config import Config
 
+from ..encoding import truncate_reason
 from ..errors import (
     ConfigurationError,
     ConnectionFailed,
@@ -96,7 +97,6 @@ CREDENTIAL_CODES = frozenset(
         "ExpiredToken",
     }
 )
-REASON_LIMIT = 256
 #: A start-time filter wide enough for "any execution still within retention".
 EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
 
@@ -286,7 +286,11 @@ def translate_error(
     if detail.lstrip().startswith("<"):
         detail = ""  # an HTML error page
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    text = f"{service.upper()} {operation} failed: {code or status}"
+    if not code or code.isdigit():
+        what = f"HTTP {status or code} from {endpoint or 'the endpoint'}"
+    else:
+        what = code
+    text = f"{service.upper()} {operation} failed: {what}"
     return ReplayflowError(f"{text}: {detail}" if detail else text)
 
 
@@ -677,7 +681,7 @@ class SwfBackend:
                 domain=self.domain,
                 workflowId=workflow_id,
                 runId=run_id,
-                reason=reason[:REASON_LIMIT] if reason else None,
+                reason=truncate_reason(reason) if reason else None,
                 details=details,
                 childPolicy=child_policy,
             ),
@@ -798,7 +802,7 @@ class SwfBackend:
             "respond_activity_task_failed",
             **_drop_none(
                 taskToken=token,
-                reason=reason[:REASON_LIMIT] if reason else None,
+                reason=truncate_reason(reason) if reason else None,
                 details=details,
             ),
         )
