@@ -1,4 +1,4 @@
-"""SwfBackend follows nextPageToken and sends the affinity parameters (botocore Stubber).
+"""SwfBackend follows nextPageToken, sends the affinity parameters, and backs off on throttling.
 
 moto never paginates and ignores the decision task-list override, so this is where those paths
 are proved: Stubber checks each request against botocore's SWF model and the expected params.
@@ -10,7 +10,9 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from replayflow.backends import swf
 from replayflow.backends.swf import SwfBackend
+from replayflow.errors import ReplayflowError
 
 DOMAIN = "stub-domain"
 EXECUTION = {"workflowId": "wf-1", "runId": "run-1"}
@@ -180,3 +182,42 @@ def test_respond_without_affinity_sends_no_task_list(stubbed):
     )
 
     backend.respond_decision_task_completed("tok", [])
+
+
+# -- throttling: our own backoff after botocore's (the Stubber bypasses botocore's retries) -------
+
+
+def throttled_backend(stubbed, pauses: list[float]) -> tuple[SwfBackend, Stubber]:
+    backend, stubber = stubbed
+    return SwfBackend(DOMAIN, client=backend.client, sleep=pauses.append), stubber
+
+
+def test_throttling_is_retried_with_growing_pauses(stubbed):
+    pauses: list[float] = []
+    backend, stubber = throttled_backend(stubbed, pauses)
+    for _ in range(2):
+        stubber.add_client_error("describe_domain", "ThrottlingException", "Rate exceeded")
+    stubber.add_response(
+        "describe_domain",
+        {
+            "domainInfo": {"name": DOMAIN, "status": "REGISTERED"},
+            "configuration": {"workflowExecutionRetentionPeriodInDays": "1"},
+        },
+        {"name": DOMAIN},
+    )
+
+    assert backend.check_domain()["domainInfo"]["name"] == DOMAIN
+    assert len(pauses) == 2
+    assert pauses[1] > pauses[0] > 0
+
+
+def test_throttling_gives_up_with_one_line(stubbed):
+    pauses: list[float] = []
+    backend, stubber = throttled_backend(stubbed, pauses)
+    for _ in range(swf.THROTTLE_ROUNDS + 1):
+        stubber.add_client_error("describe_domain", "ThrottlingException", "Rate exceeded")
+
+    with pytest.raises(ReplayflowError, match="ThrottlingException: Rate exceeded") as caught:
+        backend.check_domain()
+    assert "\n" not in str(caught.value)
+    assert len(pauses) == swf.THROTTLE_ROUNDS
