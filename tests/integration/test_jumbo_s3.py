@@ -1,0 +1,252 @@
+"""Jumbo fields on a real moto S3 server: round trips, cache, eviction, failures, processes."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from replayflow import jumbo
+from replayflow.encoding import MAX_INPUT
+from replayflow.errors import JumboFieldError
+
+pytestmark = pytest.mark.integration
+
+PREFIX = "runs/jumbo"
+
+
+@pytest.fixture
+def jumbo_env(aws_env, s3_bucket, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Offloading on, to a fresh bucket, with a cache in tmp_path; yields the bucket name."""
+    monkeypatch.setenv(jumbo.BUCKET_ENV, f"{s3_bucket}/{PREFIX}")
+    monkeypatch.setenv(jumbo.CACHE_DIR_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(jumbo.MAX_SIZE_ENV, raising=False)
+    monkeypatch.delenv(jumbo.CACHE_SIZE_ENV, raising=False)
+    jumbo.reset_default_store()
+    yield s3_bucket
+    jumbo.reset_default_store()
+
+
+def count_gets(store: jumbo.JumboStore) -> list[str]:
+    """Record every S3 GetObject the store's client sends (botocore's own event hook)."""
+    calls: list[str] = []
+
+    def before_get(params, **_):
+        calls.append(params["Key"])
+
+    store.client.meta.events.register("before-parameter-build.s3.GetObject", before_get)
+    return calls
+
+
+def payload(size: int, seed: str = "") -> str:
+    """A JSON-looking text of exactly `size` characters, different for each seed."""
+    head = f'["{seed}{uuid.uuid4().hex}",'
+    return head + "7" * (size - len(head) - 1) + "]"
+
+
+@pytest.mark.parametrize("size", [100_000, 5_000_000, 50_000_000], ids=["100kB", "5MB", "50MB"])
+def test_round_trip_through_s3(jumbo_env, size):
+    text = payload(size)
+    reference = jumbo.encode_field("input", text, MAX_INPUT)
+
+    assert jumbo.is_reference(reference)
+    assert len(reference) <= MAX_INPUT
+    bucket, key, ref_size = jumbo.parse_reference(reference)
+    assert bucket == jumbo_env
+    assert key.startswith(PREFIX + "/")
+    assert ref_size == size
+    head = boto3.client("s3").head_object(Bucket=bucket, Key=key)
+    assert head["ContentLength"] == size
+
+    # A reader on another machine: empty cache, so the payload comes from S3...
+    jumbo.default_store().cache.clear()
+    reader = jumbo.default_store()
+    gets = count_gets(reader)
+    assert jumbo.decode_field(reference) == text
+    assert gets == [key]
+    # ...once: the second read is served by the cache.
+    assert jumbo.decode_field(reference) == text
+    assert gets == [key]
+
+
+def test_writer_reads_its_own_payload_without_a_get(jumbo_env):
+    text = payload(200_000)
+    reference = jumbo.encode_field("result", text, MAX_INPUT)
+    gets = count_gets(jumbo.default_store())
+    assert jumbo.decode_field(reference) == text
+    assert gets == []
+
+
+def test_a_new_store_on_the_same_cache_dir_reads_from_the_cache(jumbo_env):
+    config = jumbo.JumboConfig.from_env()
+    text = payload(150_000)
+    reference = jumbo.JumboStore(config).encode_field("details", text, MAX_INPUT)
+    other = jumbo.JumboStore(config)
+    gets = count_gets(other)
+    assert other.decode_field(reference) == text
+    assert gets == []
+    assert other.stats.cache_hits == 1
+
+
+def test_non_ascii_payload_size_is_in_bytes(jumbo_env):
+    text = "ç€😀" * 20_000  # 60,000 characters, 180,000 UTF-8 bytes
+    reference = jumbo.encode_field("input", text, MAX_INPUT)
+    assert jumbo.parse_reference(reference)[2] == len(text.encode("utf-8"))
+    jumbo.default_store().cache.clear()
+    assert jumbo.decode_field(reference) == text
+
+
+def test_endpoint_from_aws_endpoint_url_s3_alone(jumbo_env, aws_env, monkeypatch):
+    # botocore itself honours the service-specific variable; we rely on it, not on our own code.
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", aws_env["AWS_ENDPOINT_URL"])
+    store = jumbo.default_store()
+    assert store.client.meta.endpoint_url == aws_env["AWS_ENDPOINT_URL"]
+    text = payload(40_000)
+    reference = jumbo.encode_field("input", text, MAX_INPUT)
+    store.cache.clear()
+    assert jumbo.decode_field(reference) == text
+
+
+# --- cache size limit -------------------------------------------------------------------------
+
+
+def test_eviction_keeps_the_cache_under_its_size_limit(jumbo_env, monkeypatch):
+    limit = 1_000_000
+    monkeypatch.setenv(jumbo.CACHE_SIZE_ENV, str(limit))
+    store = jumbo.default_store()
+    texts = [payload(150_000, seed=str(i)) for i in range(12)]  # 1.8 MB in all
+    references = [jumbo.encode_field("input", text, MAX_INPUT) for text in texts]
+
+    assert store.cache.volume() <= limit
+    gets = count_gets(store)
+    # The newest payload is still local; the oldest was evicted and comes back from S3.
+    assert jumbo.decode_field(references[-1]) == texts[-1]
+    assert gets == []
+    assert jumbo.decode_field(references[0]) == texts[0]
+    assert gets == [jumbo.parse_reference(references[0])[1]]
+    assert store.cache.volume() <= limit
+
+
+def test_eviction_is_least_recently_used(jumbo_env, monkeypatch):
+    monkeypatch.setenv(jumbo.CACHE_SIZE_ENV, "1MiB")
+    store = jumbo.default_store()
+    a, b, c, d = (payload(300_000, seed=name) for name in "abcd")
+    ref_a, ref_b, ref_c = (jumbo.encode_field("input", t, MAX_INPUT) for t in (a, b, c))
+    assert jumbo.decode_field(ref_a) == a  # a is now more recent than b
+    jumbo.encode_field("input", d, MAX_INPUT)  # over 1 MiB: one payload must go
+
+    gets = count_gets(store)
+    assert jumbo.decode_field(ref_a) == a
+    assert jumbo.decode_field(ref_c) == c
+    assert gets == []
+    assert jumbo.decode_field(ref_b) == b
+    assert gets == [jumbo.parse_reference(ref_b)[1]]
+
+
+def test_payload_larger_than_the_whole_cache_still_decodes(jumbo_env, monkeypatch):
+    monkeypatch.setenv(jumbo.CACHE_SIZE_ENV, "100kB")
+    store = jumbo.default_store()
+    small = payload(40_000, seed="small")
+    ref_small = jumbo.encode_field("input", small, MAX_INPUT)
+    big = payload(300_000, seed="big")
+    ref_big = jumbo.encode_field("input", big, MAX_INPUT)
+
+    gets = count_gets(store)
+    assert jumbo.decode_field(ref_big) == big
+    assert jumbo.decode_field(ref_big) == big
+    assert len(gets) == 2  # never cached...
+    assert jumbo.decode_field(ref_small) == small
+    assert len(gets) == 2  # ...and it did not push the small one out
+
+
+# --- failures ---------------------------------------------------------------------------------
+
+
+def test_missing_bucket_is_a_jumbo_field_error_naming_the_reference(jumbo_env):
+    reference = f"replayflow+s3://no-such-bucket-{uuid.uuid4().hex[:8]}/k/{uuid.uuid4()} 50000"
+    with pytest.raises(JumboFieldError) as info:
+        jumbo.decode_field(reference)
+    assert reference in str(info.value)
+    assert "does not exist" in str(info.value)
+
+
+def test_deleted_object_is_a_jumbo_field_error_naming_the_reference(jumbo_env):
+    reference = jumbo.encode_field("input", payload(60_000), MAX_INPUT)
+    bucket, key, _ = jumbo.parse_reference(reference)
+    boto3.client("s3").delete_object(Bucket=bucket, Key=key)
+    jumbo.default_store().cache.clear()
+    with pytest.raises(JumboFieldError) as info:
+        jumbo.decode_field(reference)
+    assert reference in str(info.value)
+    assert "does not exist" in str(info.value)
+
+
+def test_size_mismatch_is_detected(jumbo_env):
+    reference = jumbo.encode_field("input", payload(60_000), MAX_INPUT)
+    bucket, key, size = jumbo.parse_reference(reference)
+    jumbo.default_store().cache.clear()
+    wrong = jumbo._format_reference(bucket, key, size + 1)
+    with pytest.raises(JumboFieldError, match="names 60001 bytes but S3 holds 60000"):
+        jumbo.decode_field(wrong)
+
+
+def test_upload_to_a_missing_bucket_is_a_jumbo_field_error(jumbo_env, monkeypatch):
+    monkeypatch.setenv(jumbo.BUCKET_ENV, f"no-such-bucket-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(JumboFieldError, match="cannot store input"):
+        jumbo.encode_field("input", payload(40_000), MAX_INPUT)
+
+
+# --- several processes, one cache directory ---------------------------------------------------
+
+
+def _decode_in_child(references: list[str]) -> tuple[list[str], int]:
+    """Run in a spawned process: decode every reference, return digests and the GETs it sent."""
+    store = jumbo.default_store()
+    gets = count_gets(store)
+    digests = [
+        hashlib.sha256(jumbo.decode_field(ref).encode("utf-8")).hexdigest() for ref in references
+    ]
+    return digests, len(gets)
+
+
+def _encode_in_child(texts: list[str]) -> list[str]:
+    return [jumbo.encode_field("input", text, MAX_INPUT) for text in texts]
+
+
+def test_processes_share_one_cache_directory(jumbo_env):
+    texts = [payload(500_000, seed=str(i)) for i in range(6)]
+    digests = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    context = multiprocessing.get_context("spawn")  # a clean interpreter, as a worker would be
+    # A writer process: its uploads land in the shared cache.
+    with context.Pool(1) as writer:
+        references = writer.apply(_encode_in_child, (texts[:3],))
+    # Uploaded from elsewhere (another machine), so absent from this cache.
+    other = jumbo.JumboStore(jumbo.JumboConfig.from_env())
+    for text in texts[3:]:
+        reference = other.encode_field("input", text, MAX_INPUT)
+        bucket, key, _ = jumbo.parse_reference(reference)
+        assert other.cache.delete(jumbo._cache_key(bucket, key))
+        references.append(reference)
+    other.close()
+
+    # Two reader processes at once, in opposite orders, racing on the same missing entries.
+    with context.Pool(1) as first, context.Pool(1) as second:
+        forward = first.apply_async(_decode_in_child, (references,))
+        backward = second.apply_async(_decode_in_child, (references[::-1],))
+        got_forward, gets_forward = forward.get(timeout=120)
+        got_backward, gets_backward = backward.get(timeout=120)
+
+    assert got_forward == digests
+    assert got_backward == digests[::-1]
+    # The writer's payloads were never fetched; the others at most once per reader.
+    assert gets_forward <= 3 and gets_backward <= 3
+    # Afterwards everything is local: this process decodes all six with no GET.
+    store = jumbo.default_store()
+    gets = count_gets(store)
+    assert [jumbo.decode_field(ref) for ref in references] == texts
+    assert gets == []
