@@ -1,0 +1,3 @@
+from replayflow.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""How Python values travel through SWF's string fields.
+
+Every input, result, details and control field is JSON. A task's or workflow's input is always
+stored as `{"args": [...], "kwargs": {...}}`, so any reader (decider, worker, operator commands)
+can rebuild the call without knowing how the user typed it. `parse_input_convention` turns what a
+user typed on the command line into that shape.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import InvalidInput
+
+# SWF's per-field limits, in characters.
+MAX_INPUT = 32_768
+MAX_RESULT = 32_768
+MAX_DETAILS = 32_768
+MAX_CONTROL = 32_768
+MAX_REASON = 256
+MAX_HEARTBEAT_DETAILS = 2_048
+
+
+class NotSerializable(TypeError):
+    """A value cannot be written as JSON."""
+
+
+def dumps(value: Any) -> str:
+    """Compact, key-sorted JSON, so the same value always encodes to the same string."""
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise NotSerializable(f"value is not JSON-serialisable: {exc}") from None
+
+
+def loads(text: str | None) -> Any:
+    if text is None or text == "":
+        return None
+    return json.loads(text)
+
+
+def encode_call(args: tuple | list, kwargs: dict) -> str:
+    return dumps({"args": list(args), "kwargs": dict(kwargs)})
+
+
+def decode_call(text: str | None) -> tuple[list, dict]:
+    """Read an input field back into (args, kwargs). Tolerates the plain user conventions too."""
+    value = loads(text)
+    return split_input_convention(value)
+
+
+def split_input_convention(value: Any) -> tuple[list, dict]:
+    """Apply the input convention to an already-parsed JSON value.
+
+    - a list is positional arguments;
+    - `{"args": [...], "kwargs": {...}}` (either key optional, nothing else) is both;
+    - any other object is keyword arguments;
+    - null is no arguments; any other scalar is one positional argument.
+    """
+    if value is None:
+        return [], {}
+    if isinstance(value, list):
+        return list(value), {}
+    if isinstance(value, dict):
+        keys = set(value)
+        if keys and keys <= {"args", "kwargs"}:
+            args = value.get("args", [])
+            kwargs = value.get("kwargs", {})
+            if not isinstance(args, list) or not isinstance(kwargs, dict):
+                raise InvalidInput('"args" must be a JSON list and "kwargs" a JSON object')
+            return list(args), dict(kwargs)
+        return [], dict(value)
+    return [value], {}
+
+
+def parse_input_convention(text: str, source: str = "--input") -> tuple[list, dict]:
+    """Parse user-typed JSON into (args, kwargs), with a one-line error on malformed JSON."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{source} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+        ) from None
+    return split_input_convention(value)
+
+
+def truncate_reason(reason: str, limit: int = MAX_REASON) -> str:
+    """Cut a reason to SWF's limit with an ellipsis; callers keep the full text in details."""
+    if len(reason) <= limit:
+        return reason
+    return reason[: limit - 1] + "…"
+
+
+def describe_exception(exc: BaseException, tb: str | None = None) -> tuple[str, dict]:
+    """Turn an exception into SWF's (reason, details) pair; nothing of the message is lost."""
+    error_type = type(exc).__name__
+    module = type(exc).__module__
+    if module not in ("builtins", "__main__"):
+        qualified = f"{module}.{type(exc).__qualname__}"
+    else:
+        qualified = error_type
+    message = str(exc)
+    full_reason = f"{error_type}: {message}" if message else error_type
+    details = {"type": qualified, "message": message, "reason": full_reason}
+    if tb:
+        details["traceback"] = tb
+    return truncate_reason(full_reason), details

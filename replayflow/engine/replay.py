@@ -1,0 +1,1204 @@
+"""An execution's state machine: feed SWF events in, get SWF decisions out.
+
+Why greenlets: `run()` is plain Python that reads `future.result` wherever it likes, so the engine
+must be able to stop it in the middle of a call stack and continue it later without re-running it
+from the top (the cost that makes simpleflow's decisions O(history)). A greenlet does exactly that:
+a switch costs about a microsecond, an idle suspended `run()` costs a few kilobytes (so a decider
+can cache thousands of live executions), and, unlike a thread, it only ever runs when the engine
+switches into it, which keeps replay single-threaded and deterministic.
+
+The rules that make a cached state and a full replay agree by construction:
+- event handlers only record facts (a task finished, a timer fired); they never decide anything;
+- `run()` is resumed, and decisions are made, only at a DecisionTaskStarted event, exactly where
+  the live decider made them;
+- the commands made there are "pending" until a DecisionTaskCompleted event says which batch was
+  sent (at most `max_decisions`, the same split every time), and the events that follow must match
+  that batch, or the history was not made by this code (NonDeterministicWorkflow).
+A full replay is a fresh ExecutionState fed every event; a cached one is fed only the new events.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random as _random
+import traceback
+import uuid as _uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from greenlet import GreenletExit, getcurrent, greenlet
+
+from .. import encoding
+from .. import futures as _futures
+from ..activity import Activity
+from ..errors import (
+    DependencyFailed,
+    NonDeterministicWorkflow,
+    TaskCancelled,
+    TaskFailed,
+    TaskTimedOut,
+    WorkflowCancelled,
+)
+from ..futures import Future
+
+JUMBO_PREFIX = "replayflow+s3://"
+CONTINUE_TIMER_PREFIX = "replayflow-continue-"
+MAX_DECISIONS = 100
+
+
+def _identity(text: str | None) -> str | None:
+    return text
+
+
+class _CloseRun(BaseException):
+    """Raised inside `run()` to end it with a prepared close decision (fail, continue-as-new)."""
+
+    def __init__(self, decision: dict) -> None:
+        self.decision = decision
+
+
+class Command:
+    """One decision the workflow made, waiting to be sent or to be confirmed by its event."""
+
+    __slots__ = ("key", "decision", "task", "attempt")
+
+    def __init__(self, key: tuple, decision: dict, task: Any = None, attempt: int = 0) -> None:
+        self.key = key
+        self.decision = decision
+        self.task = task
+        self.attempt = attempt
+
+
+class ActivityTask:
+    """One submitted activity across all of its attempts."""
+
+    __slots__ = ("task_id", "activity", "args", "kwargs", "future", "attempt", "input_text",
+                 "deps", "priority", "last_failure", "cancel_requested", "open_activity_id")
+
+    def __init__(self, task_id: str, activity: Activity, args: tuple, kwargs: dict,
+                 future: Future, priority: int | None) -> None:
+        self.task_id = task_id
+        self.activity = activity
+        self.args = args
+        self.kwargs = kwargs
+        self.future = future
+        self.attempt = 0
+        self.input_text: str | None = None
+        self.deps: list[Future] | None = None
+        self.priority = priority
+        self.last_failure: TaskFailed | None = None
+        self.cancel_requested = False
+        self.open_activity_id: str | None = None
+
+
+class TimerTask:
+    __slots__ = ("timer_id", "seconds", "future", "started", "cancel_requested")
+
+    def __init__(self, timer_id: str, seconds: float, future: Future) -> None:
+        self.timer_id = timer_id
+        self.seconds = seconds
+        self.future = future
+        self.started = False
+        self.cancel_requested = False
+
+
+class ChildTask:
+    """A child workflow execution started by this one."""
+
+    __slots__ = ("task_id", "workflow_cls", "args", "kwargs", "future", "attempt", "input_text",
+                 "deps", "options", "workflow_id", "run_id", "cancel_requested", "initiated",
+                 "last_failure")
+
+    def __init__(self, task_id: str, workflow_cls: type, args: tuple, kwargs: dict,
+                 future: Future, options: dict) -> None:
+        self.task_id = task_id
+        self.workflow_cls = workflow_cls
+        self.args = args
+        self.kwargs = kwargs
+        self.future = future
+        self.attempt = 0
+        self.input_text: str | None = None
+        self.deps: list[Future] | None = None
+        self.options = options
+        self.workflow_id = ""
+        self.run_id: str | None = None
+        self.cancel_requested = False
+        self.initiated = False
+        self.last_failure: TaskFailed | None = None
+
+
+class Marker:
+    """A recorded marker, as `Workflow.list_markers()` returns it."""
+
+    __slots__ = ("name", "details", "event_id")
+
+    def __init__(self, name: str, details: Any, event_id: int | None = None) -> None:
+        self.name = name
+        self.details = details
+        self.event_id = event_id
+
+    def __repr__(self) -> str:
+        return f"Marker({self.name!r}, {self.details!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Marker) and (self.name, self.details) == (other.name,
+                                                                            other.details)
+
+
+def _find_futures(value: Any, out: list[Future]) -> None:
+    if isinstance(value, Future):
+        out.append(value)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _find_futures(item, out)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _find_futures(item, out)
+
+
+def _substitute(value: Any) -> Any:
+    if isinstance(value, Future):
+        return value.result
+    if isinstance(value, list):
+        return [_substitute(v) for v in value]
+    if isinstance(value, tuple):
+        return [_substitute(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _substitute(v) for k, v in value.items()}
+    return value
+
+
+def _attr_key(event_type: str) -> str:
+    return event_type[0].lower() + event_type[1:] + "EventAttributes"
+
+
+class ExecutionState:
+    """The live state of one workflow execution, rebuilt from (and advanced by) its events."""
+
+    def __init__(
+        self,
+        workflow_cls: type,
+        *,
+        workflow_id: str = "",
+        run_id: str = "",
+        decode: Callable[[str | None], str | None] | None = None,
+        max_decisions: int = MAX_DECISIONS,
+    ) -> None:
+        self.workflow_cls = workflow_cls
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.decode = decode or _identity
+        self.max_decisions = max_decisions
+        self.workflow: Any = None
+        self.args: list = []
+        self.kwargs: dict = {}
+        self.input_text: str | None = None
+        self.start_attributes: dict = {}
+        self.now: datetime | None = None
+        self.last_event_id = 0
+        self.last_started_event_id = 0
+        self.closed = False
+        self.close_status: str | None = None
+        self.cancel_requested = False
+        self.markers: list[Marker] = []
+        self._pending: list[Command] = []  # made, not sent yet
+        self._awaiting: dict[tuple, Command] = {}  # sent, event not seen yet
+        self._close_pending = False
+        self._tasks: dict[str, Any] = {}
+        self._counters: dict[str, int] = {}
+        self._by_activity_id: dict[str, tuple[ActivityTask, int]] = {}
+        self._by_scheduled_event: dict[int, tuple[ActivityTask, int]] = {}
+        self._waiting_deps: list[ActivityTask] = []
+        self._retry_due: list[Any] = []
+        self._to_judge: list[tuple[Any, TaskFailed]] = []  # failures for on_task_failure
+        self._children: dict[str, ChildTask] = {}  # by child workflow id
+        self._children_by_initiated: dict[int, ChildTask] = {}
+        self._outgoing_signals: dict[str, Future] = {}  # by control
+        self._outgoing_by_initiated: dict[int, Future] = {}
+        self._timers: dict[str, TimerTask] = {}
+        self._signals: list[tuple[str, Any, int]] = []  # (name, input, event id), unconsumed
+        self._signal_waits: list[tuple[str, dict | None, Future]] = []
+        self._glet: greenlet | None = None
+        self._blocked_on: Callable[[], bool] | None = None
+        self._throw: BaseException | None = None
+        self._random: _random.Random | None = None
+        self._discarded = False
+        self._dispatch = _DISPATCH
+
+    # ------------------------------------------------------------------ feeding events
+    def handle(self, events: Iterable[dict]) -> list[dict]:
+        """Feed new events (up to the current DecisionTaskStarted); return the decisions to send."""
+        for event in events:
+            self.feed(event)
+        return self.decisions()
+
+    def feed(self, event: dict) -> None:
+        event_id = event["eventId"]
+        if event_id <= self.last_event_id:
+            return  # already seen (a page overlap or a resent event)
+        self.last_event_id = event_id
+        handler = self._dispatch.get(event["eventType"])
+        if handler is not None:
+            event_type = event["eventType"]
+            handler(self, event, event.get(_ATTR_KEYS.get(event_type) or _attr_key(event_type))
+                    or {})
+
+    def decisions(self) -> list[dict]:
+        """The batch to send for the current decision task (at most `max_decisions`)."""
+        return [cmd.decision for cmd in self._next_batch(self.last_started_event_id)]
+
+    @property
+    def has_pending_decisions(self) -> bool:
+        return bool(self._pending)
+
+    def discard(self) -> None:
+        """Unwind a suspended `run()` (its finally blocks see GreenletExit) and drop it."""
+        self._discarded = True
+        glet, self._glet = self._glet, None
+        if glet is not None and not glet.dead:
+            try:
+                glet.parent = getcurrent()
+                glet.throw(GreenletExit)
+            except GreenletExit:
+                pass
+            except Exception:  # noqa: BLE001 - cleanup code of a dropped run must not leak out
+                pass
+
+    # ------------------------------------------------------------------ batches
+    def _next_batch(self, started_event_id: int) -> list[Command]:
+        pending = self._pending
+        limit = self.max_decisions
+        if len(pending) <= limit:
+            return list(pending)
+        # More than one response can carry: send limit-1 and a zero-second timer, whose firing
+        # brings the next decision task at once.
+        timer_id = f"{CONTINUE_TIMER_PREFIX}{started_event_id}"
+        cont = Command(("timer", timer_id), {
+            "decisionType": "StartTimer",
+            "startTimerDecisionAttributes": {"timerId": timer_id, "startToFireTimeout": "0"},
+        })
+        return pending[: limit - 1] + [cont]
+
+    def _mark_sent(self, started_event_id: int) -> None:
+        batch = self._next_batch(started_event_id)
+        pending = len(self._pending)
+        del self._pending[: pending if pending <= self.max_decisions else self.max_decisions - 1]
+        for cmd in batch:
+            self._awaiting[cmd.key] = cmd
+
+    def _confirm(self, key: tuple, event: dict) -> Command:
+        cmd = self._awaiting.pop(key, None)
+        if cmd is None:
+            raise NonDeterministicWorkflow(
+                f"event {event['eventId']} ({event['eventType']}) is for {key[0]} {key[1]!r}, "
+                "which the current workflow code did not decide at that point; was the workflow "
+                "changed while this execution was running?"
+            )
+        return cmd
+
+    def _check_all_confirmed(self, event: dict) -> None:
+        if self._awaiting:
+            cmd = next(iter(self._awaiting.values()))
+            raise NonDeterministicWorkflow(
+                f"the current workflow code decided {cmd.decision['decisionType']} for "
+                f"{cmd.key[0]} {cmd.key[1]!r}, but the history has no such decision before event "
+                f"{event['eventId']}; was the workflow changed while this execution was running?"
+            )
+
+    # ------------------------------------------------------------------ advancing run()
+    def _advance(self) -> None:
+        """Run the workflow forward as far as the known facts allow; make commands."""
+        if self.closed or self._close_pending or self._discarded or self.workflow is None:
+            return
+        if self._glet is None:
+            self._glet = greenlet(self._body, parent=getcurrent())
+            self._glet.switch()
+        while not self._close_pending:
+            progressed = False
+            if self._to_judge:
+                self._judge_failures()
+            if self._retry_due:
+                due, self._retry_due = self._retry_due, []
+                for task in due:
+                    if isinstance(task, ChildTask):
+                        self._schedule_child(task)
+                    else:
+                        self._schedule_attempt(task)
+            if self._waiting_deps:
+                progressed |= self._release_ready_tasks()
+            if self._throw is not None and self._glet is not None and not self._glet.dead:
+                self._resume()
+                progressed = True
+            elif self._blocked_on is not None and self._blocked_on():
+                self._blocked_on = None
+                self._resume()
+                progressed = True
+            if not progressed and not self._retry_due and not self._to_judge:
+                break
+
+    def _resume(self) -> None:
+        glet = self._glet
+        if glet is None or glet.dead:
+            return
+        glet.parent = getcurrent()
+        exc, self._throw = self._throw, None
+        if exc is not None:
+            self._blocked_on = None
+            glet.throw(exc)
+        else:
+            glet.switch()
+
+    def block_until(self, predicate: Callable[[], bool]) -> None:
+        """Called from inside `run()`: suspend until `predicate()` holds at a decision point."""
+        if predicate():
+            return
+        current = getcurrent()
+        if current is not self._glet:
+            raise RuntimeError("a workflow future can only be waited on inside its own run()")
+        if self._discarded:
+            raise GreenletExit
+        self._blocked_on = predicate
+        current.parent.switch()
+        if self._discarded:
+            raise GreenletExit
+
+    def _body(self) -> None:
+        workflow = self.workflow
+        try:
+            result = workflow.run(*self.args, **self.kwargs)
+        except GreenletExit:
+            raise
+        except _CloseRun as close:
+            self._add_close(close.decision)
+            return
+        except WorkflowCancelled as exc:
+            if self.cancel_requested:
+                self._add_close({
+                    "decisionType": "CancelWorkflowExecution",
+                    "cancelWorkflowExecutionDecisionAttributes": {
+                        "details": encoding.dumps({"message": str(exc)}),
+                    },
+                })
+            else:
+                self._fail_from_exception(exc)
+            return
+        except TaskFailed as exc:
+            full = str(exc)
+            details = {
+                "task_id": exc.task_id,
+                "reason": full,
+                "error": exc.details,
+                "type": exc.error_type,
+                "message": exc.message,
+                "traceback": exc.traceback,
+            }
+            self._add_fail(full, details)
+            return
+        except Exception as exc:  # noqa: BLE001 - any error in run() fails the workflow
+            self._fail_from_exception(exc)
+            return
+        try:
+            result_text = encoding.dumps(result)
+        except encoding.NotSerializable as exc:
+            self._add_fail(f"the result of run() is not JSON-serialisable: {exc}", None)
+            return
+        self._add_close({
+            "decisionType": "CompleteWorkflowExecution",
+            "completeWorkflowExecutionDecisionAttributes": {"result": result_text},
+        })
+
+    def _fail_from_exception(self, exc: BaseException) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        _reason, details = encoding.describe_exception(exc, tb)
+        self._add_fail(details["reason"], details)
+
+    def _add_fail(self, full_reason: str, details: Any) -> None:
+        attrs = {"reason": encoding.truncate_reason(full_reason)}
+        if details is not None or len(full_reason) > encoding.MAX_REASON:
+            if isinstance(details, dict):
+                details = {**details, "reason": full_reason}
+            elif details is None:
+                details = {"reason": full_reason}
+            attrs["details"] = encoding.dumps(details)
+        self._add_close({"decisionType": "FailWorkflowExecution",
+                         "failWorkflowExecutionDecisionAttributes": attrs})
+
+    def _add_close(self, decision: dict) -> None:
+        self._close_pending = True
+        self._pending.append(Command(("close", decision["decisionType"]), decision))
+
+    # ------------------------------------------------------------------ workflow API (from run())
+    def _next_id(self, prefix: str) -> str:
+        n = self._counters.get(prefix, 0) + 1
+        self._counters[prefix] = n
+        return f"{prefix}-{n}"
+
+    def submit_activity(self, activity: Activity, args: tuple, kwargs: dict,
+                        priority: int | None = None) -> Future:
+        if self._discarded:
+            raise GreenletExit
+        future = Future("", self, activity.raises_on_failure)
+        future._cancel = self._cancel_future
+        task = ActivityTask("", activity, args, kwargs, future,
+                            activity.priority if priority is None else priority)
+        deps: list[Future] = []
+        if args:
+            _find_futures(args, deps)
+        if kwargs:
+            _find_futures(kwargs, deps)
+        if not activity.idempotent:
+            task.task_id = future.task_id = self._next_id(f"activity-{activity.name}")
+            self._tasks[task.task_id] = task
+        if deps and not all(f.done for f in deps):
+            task.deps = deps
+            self._waiting_deps.append(task)
+            return future
+        return self._start_task(task, deps)
+
+    def _start_task(self, task: ActivityTask, deps: list[Future]) -> Future:
+        """Deps are all done: fail on a failed dep, else substitute values and schedule."""
+        future = task.future
+        for dep in deps:
+            if dep.state == _futures.CANCELLED or (dep.state == _futures.FAILED and dep._raises):
+                exc = dep._exception
+                reason = f"input {dep.task_id} did not finish ({dep.state.lower()})"
+                if not task.task_id:
+                    task.task_id = future.task_id = self._next_id(
+                        f"activity-{task.activity.name}")
+                    self._tasks[task.task_id] = task
+                failure = DependencyFailed(task.task_id, reason, None,
+                                           error_type=type(exc).__name__ if exc else None,
+                                           message=str(exc) if exc else None)
+                future._set_exception(failure)
+                return future
+        if deps:
+            task.args = tuple(_substitute(list(task.args)))
+            task.kwargs = _substitute(task.kwargs)
+        try:
+            task.input_text = encoding.encode_call(task.args, task.kwargs)
+        except encoding.NotSerializable as exc:
+            raise TypeError(f"the input of {task.task_id or 'a task'}: {exc}") from None
+        if isinstance(task, ChildTask):
+            self._schedule_child(task)
+            return future
+        if task.activity.idempotent:
+            digest = hashlib.sha1(task.input_text.encode()).hexdigest()[:16]
+            task_id = f"activity-{task.activity.name}-{digest}"
+            existing = self._tasks.get(task_id)
+            if existing is not None:
+                existing.future._add_done_callback(lambda f: _copy_outcome(f, future))
+                future.task_id = task_id
+                return future
+            task.task_id = future.task_id = task_id
+            self._tasks[task_id] = task
+        self._schedule_attempt(task)
+        return future
+
+    def _release_ready_tasks(self) -> bool:
+        ready = [t for t in self._waiting_deps if all(f.done for f in t.deps or ())]
+        if not ready:
+            return False
+        self._waiting_deps = [t for t in self._waiting_deps if t not in ready]
+        for task in ready:
+            deps, task.deps = task.deps or [], None
+            self._start_task(task, deps)
+        return True
+
+    def _schedule_attempt(self, task: ActivityTask) -> None:
+        task.attempt += 1
+        activity = task.activity
+        activity_id = f"{task.task_id}#{task.attempt}"
+        if len(activity_id) > 256:
+            digest = hashlib.sha1(activity_id.encode()).hexdigest()[:12]
+            activity_id = f"{activity_id[:230]}~{digest}#{task.attempt}"
+        attrs = {
+            "activityType": {"name": activity.name, "version": activity.version},
+            "activityId": activity_id,
+            "input": task.input_text,
+            "taskList": {"name": activity.task_list},
+            **activity.timeouts,
+        }
+        if task.priority is not None:
+            attrs["taskPriority"] = str(task.priority)
+        self._by_activity_id[activity_id] = (task, task.attempt)
+        task.open_activity_id = activity_id
+        self._pending.append(Command(("activity", activity_id), {
+            "decisionType": "ScheduleActivityTask",
+            "scheduleActivityTaskDecisionAttributes": attrs,
+        }, task, task.attempt))
+
+    def _cancel_future(self, future: Future) -> bool:
+        task = self._tasks.get(future.task_id)
+        if isinstance(task, ActivityTask):
+            return self._cancel_activity(task)
+        if isinstance(task, TimerTask):
+            return self.cancel_timer(task.timer_id)
+        if isinstance(task, ChildTask):
+            return self._cancel_child(task)
+        return False
+
+    def _cancel_activity(self, task: ActivityTask) -> bool:
+        if task.future.done or task.cancel_requested:
+            return False
+        task.cancel_requested = True
+        if task.deps is not None:  # never scheduled: cancelled on the spot
+            self._waiting_deps.remove(task)
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return True
+        activity_id = task.open_activity_id
+        for i, cmd in enumerate(self._pending):  # not sent yet: just don't send it
+            if cmd.key == ("activity", activity_id):
+                del self._pending[i]
+                task.future._set_exception(TaskCancelled(task.task_id))
+                return True
+        self._pending.append(Command(("cancel-activity", activity_id), {
+            "decisionType": "RequestCancelActivityTask",
+            "requestCancelActivityTaskDecisionAttributes": {"activityId": activity_id},
+        }, task))
+        return True
+
+    # timers ---------------------------------------------------------------------------------
+    def start_timer(self, timer_id: str, seconds: float) -> Future:
+        if self._discarded:
+            raise GreenletExit
+        if timer_id in self._timers:
+            raise ValueError(f"timer {timer_id!r} was already started in this run")
+        future = Future(timer_id, self)
+        future._cancel = self._cancel_future
+        timer = TimerTask(timer_id, seconds, future)
+        self._timers[timer_id] = timer
+        self._tasks[timer_id] = timer
+        self._pending.append(Command(("timer", timer_id), {
+            "decisionType": "StartTimer",
+            "startTimerDecisionAttributes": {
+                "timerId": timer_id, "startToFireTimeout": str(max(0, int(round(seconds)))),
+            },
+        }, timer))
+        return future
+
+    def cancel_timer(self, timer_id: str) -> bool:
+        timer = self._timers.get(timer_id)
+        if timer is None or timer.future.done or timer.cancel_requested:
+            return False
+        timer.cancel_requested = True
+        for i, cmd in enumerate(self._pending):
+            if cmd.key == ("timer", timer_id):
+                del self._pending[i]
+                timer.future._set_exception(TaskCancelled(timer_id))
+                return True
+        self._pending.append(Command(("cancel-timer", timer_id), {
+            "decisionType": "CancelTimer",
+            "cancelTimerDecisionAttributes": {"timerId": timer_id},
+        }, timer))
+        return True
+
+    # failure policy ---------------------------------------------------------------------------
+    def _judge_failures(self) -> None:
+        """Ask the workflow's on_task_failure hook what to do with each exhausted failure."""
+        from ..policy import FailWorkflow, Ignore, RetryAfter, RetryNow, TaskFailure
+
+        judged, self._to_judge = self._to_judge, []
+        for task, failure in judged:
+            name = (task.activity.name if isinstance(task, ActivityTask)
+                    else task.workflow_cls.type_name())
+            try:
+                policy = self.workflow.on_task_failure(
+                    TaskFailure(task.task_id, name, task.attempt, failure))
+            except Exception as exc:  # noqa: BLE001 - a broken hook fails the workflow, loudly
+                self._fail_from_exception(exc)
+                return
+            if isinstance(policy, RetryNow):
+                self._retry_due.append(task)
+            elif isinstance(policy, RetryAfter):
+                timer = self.start_timer(f"retry-{task.task_id}-{task.attempt}", policy.seconds)
+                timer._add_done_callback(lambda _f, task=task: self._retry_due.append(task))
+            elif isinstance(policy, Ignore):
+                task.future._set_result(policy.result)
+            elif isinstance(policy, FailWorkflow):
+                task.future._set_exception(failure)
+                self._add_fail(policy.reason or str(failure),
+                               {"task_id": task.task_id, "reason": str(failure),
+                                "error": failure.details})
+                return
+            else:
+                task.future._set_exception(failure)
+
+    # child workflows ----------------------------------------------------------------------------
+    def submit_child(self, workflow_cls: type, args: tuple, kwargs: dict,
+                     options: dict) -> Future:
+        if self._discarded:
+            raise GreenletExit
+        future = Future("", self, True)
+        future._cancel = self._cancel_future
+        task = ChildTask("", workflow_cls, args, kwargs, future, options)
+        task.task_id = future.task_id = self._next_id(f"workflow-{workflow_cls.type_name()}")
+        self._tasks[task.task_id] = task
+        deps: list[Future] = []
+        _find_futures(args, deps)
+        _find_futures(kwargs, deps)
+        if deps and not all(f.done for f in deps):
+            task.deps = deps
+            self._waiting_deps.append(task)
+            return future
+        return self._start_task(task, deps)
+
+    def _schedule_child(self, task: ChildTask) -> None:
+        task.attempt += 1
+        cls = task.workflow_cls
+        opts = task.options
+        base_id = opts.get("workflow_id") or f"{self.workflow_id}--{task.task_id}"
+        workflow_id = base_id if task.attempt == 1 else f"{base_id}--{task.attempt}"
+        task.workflow_id = workflow_id
+        attrs: dict[str, Any] = {
+            "workflowType": {"name": cls.type_name(), "version": cls.version},
+            "workflowId": workflow_id,
+            "input": task.input_text,
+            "taskList": {"name": opts.get("task_list") or cls.task_list},
+            "executionStartToCloseTimeout": str(int(opts.get("execution_timeout")
+                                                    or cls.execution_timeout)),
+            "taskStartToCloseTimeout": str(int(cls.decision_task_timeout)),
+            "childPolicy": opts.get("child_policy") or cls.child_policy,
+            "control": task.task_id,
+        }
+        tags = opts.get("tags") or list(getattr(cls, "tags", ()) or ())
+        if tags:
+            attrs["tagList"] = list(tags)[:5]
+        if opts.get("priority") is not None:
+            attrs["taskPriority"] = str(opts["priority"])
+        self._children[workflow_id] = task
+        self._pending.append(Command(("child", workflow_id), {
+            "decisionType": "StartChildWorkflowExecution",
+            "startChildWorkflowExecutionDecisionAttributes": attrs,
+        }, task, task.attempt))
+
+    def _cancel_child(self, task: ChildTask) -> bool:
+        if task.future.done or task.cancel_requested:
+            return False
+        task.cancel_requested = True
+        if task.deps is not None:
+            self._waiting_deps.remove(task)
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return True
+        for i, cmd in enumerate(self._pending):
+            if cmd.key == ("child", task.workflow_id):
+                del self._pending[i]
+                task.future._set_exception(TaskCancelled(task.task_id))
+                return True
+        attrs = {"workflowId": task.workflow_id}
+        if task.run_id:
+            attrs["runId"] = task.run_id
+        self._pending.append(Command(("cancel-external", task.workflow_id), {
+            "decisionType": "RequestCancelExternalWorkflowExecution",
+            "requestCancelExternalWorkflowExecutionDecisionAttributes": attrs,
+        }, task))
+        return True
+
+    def send_signal(self, name: str, input: Any, workflow_id: str | None,
+                    run_id: str | None) -> Future:
+        if self._discarded:
+            raise GreenletExit
+        control = self._next_id("signal-out")
+        future = Future(control, self)
+        attrs: dict[str, Any] = {
+            "workflowId": workflow_id or self.workflow_id,
+            "signalName": name,
+            "control": control,
+        }
+        if workflow_id is None and self.run_id:
+            attrs["runId"] = self.run_id
+        elif run_id:
+            attrs["runId"] = run_id
+        if input is not None:
+            attrs["input"] = encoding.dumps(input)
+        self._outgoing_signals[control] = future
+        self._pending.append(Command(("signal-out", control), {
+            "decisionType": "SignalExternalWorkflowExecution",
+            "signalExternalWorkflowExecutionDecisionAttributes": attrs,
+        }))
+        return future
+
+    def continue_as_new(self, args: tuple, kwargs: dict) -> None:
+        cls = self.workflow_cls
+        start = self.start_attributes
+        attrs: dict[str, Any] = {
+            "input": encoding.encode_call(args, kwargs),
+            "executionStartToCloseTimeout": start.get("executionStartToCloseTimeout")
+            or str(cls.execution_timeout),
+            "taskList": start.get("taskList") or {"name": cls.task_list},
+            "taskStartToCloseTimeout": start.get("taskStartToCloseTimeout")
+            or str(cls.decision_task_timeout),
+            "childPolicy": start.get("childPolicy") or cls.child_policy,
+            "workflowTypeVersion": cls.version,
+        }
+        if start.get("tagList"):
+            attrs["tagList"] = start["tagList"]
+        raise _CloseRun({"decisionType": "ContinueAsNewWorkflowExecution",
+                         "continueAsNewWorkflowExecutionDecisionAttributes": attrs})
+
+    # markers and signals ----------------------------------------------------------------------
+    def record_marker(self, name: str, details: Any = None) -> None:
+        attrs: dict[str, Any] = {"markerName": name}
+        if details is not None:
+            attrs["details"] = encoding.dumps(details)
+        seq = self._next_id(f"marker-{name}")
+        self._pending.append(Command(("marker", seq), {
+            "decisionType": "RecordMarker", "recordMarkerDecisionAttributes": attrs,
+        }))
+
+    def wait_signal(self, name: str, match: dict | None = None) -> Future:
+        future = Future(self._next_id(f"signal-{name}"), self)
+        for i, (sig_name, sig_input, _event_id) in enumerate(self._signals):
+            if sig_name == name and _matches(sig_input, match):
+                del self._signals[i]
+                future._set_result(sig_input)
+                return future
+        self._signal_waits.append((name, match, future))
+        return future
+
+    def random(self) -> _random.Random:
+        if self._random is None:
+            self._random = _random.Random(self.run_id or self.workflow_id or "replayflow")
+        return self._random
+
+    def uuid4(self) -> _uuid.UUID:
+        return _uuid.UUID(int=self.random().getrandbits(128), version=4)
+
+    def fail(self, reason: str, details: Any = None) -> None:
+        attrs: dict[str, Any] = {"reason": encoding.truncate_reason(reason)}
+        if details is not None or len(reason) > encoding.MAX_REASON:
+            attrs["details"] = encoding.dumps(
+                details if len(reason) <= encoding.MAX_REASON else
+                {"reason": reason, "details": details})
+        raise _CloseRun({"decisionType": "FailWorkflowExecution",
+                         "failWorkflowExecutionDecisionAttributes": attrs})
+
+    # ------------------------------------------------------------------ event handlers
+    def _on_workflow_started(self, event: dict, attrs: dict) -> None:
+        self.start_attributes = attrs
+        self.now = event["eventTimestamp"]
+        self.input_text = self.decode(attrs.get("input"))
+        self.args, self.kwargs = encoding.decode_call(self.input_text)
+        self.workflow = self.workflow_cls()
+        self.workflow._bind(self)
+
+    def _on_decision_started(self, event: dict, attrs: dict) -> None:
+        self._check_all_confirmed(event)
+        self.last_started_event_id = event["eventId"]
+        self.now = event["eventTimestamp"]
+        self._advance()
+
+    def _on_decision_completed(self, event: dict, attrs: dict) -> None:
+        self._mark_sent(attrs.get("startedEventId", self.last_started_event_id))
+
+    def _on_activity_scheduled(self, event: dict, attrs: dict) -> None:
+        activity_id = attrs["activityId"]
+        cmd = self._confirm(("activity", activity_id), event)
+        task: ActivityTask = cmd.task
+        name = attrs["activityType"]["name"]
+        if name != task.activity.name:
+            raise NonDeterministicWorkflow(
+                f"task {task.task_id}: the history scheduled activity {name!r} (event "
+                f"{event['eventId']}) where the current code schedules {task.activity.name!r}"
+            )
+        recorded = attrs.get("input")
+        if recorded != task.input_text and not _same_jumbo(recorded, task.input_text):
+            raise NonDeterministicWorkflow(
+                f"task {task.task_id}: the history scheduled it with input {_short(recorded)} "
+                f"(event {event['eventId']}), the current code with {_short(task.input_text)}"
+            )
+        self._by_scheduled_event[event["eventId"]] = (task, cmd.attempt)
+        if not task.future.done:
+            task.future.state = _futures.SCHEDULED
+
+    def _on_schedule_activity_failed(self, event: dict, attrs: dict) -> None:
+        activity_id = attrs["activityId"]
+        cmd = self._confirm(("activity", activity_id), event)
+        task: ActivityTask = cmd.task
+        cause = attrs.get("cause", "unknown cause")
+        task.future._set_exception(TaskFailed(
+            task.task_id,
+            f"SWF refused to schedule activity {attrs['activityType']['name']} "
+            f"version {attrs['activityType']['version']}: {cause}",
+            {"cause": cause},
+            error_type="ScheduleActivityTaskFailed", message=cause,
+        ))
+
+    def _attempt_of(self, attrs: dict) -> tuple[ActivityTask, int] | None:
+        return self._by_scheduled_event.get(attrs["scheduledEventId"])
+
+    def _on_activity_started(self, event: dict, attrs: dict) -> None:
+        found = self._attempt_of(attrs)
+        if found and found[0].attempt == found[1] and not found[0].future.done:
+            found[0].future.state = _futures.RUNNING
+
+    def _on_activity_completed(self, event: dict, attrs: dict) -> None:
+        found = self._attempt_of(attrs)
+        if found is None:
+            return
+        task, attempt = found
+        task.open_activity_id = None
+        if task.future.done:
+            return
+        text = self.decode(attrs.get("result"))
+        task.future._set_result(encoding.loads(text))
+
+    def _on_activity_failed(self, event: dict, attrs: dict) -> None:
+        found = self._attempt_of(attrs)
+        if found is None:
+            return
+        task, attempt = found
+        task.open_activity_id = None
+        reason = attrs.get("reason") or "unknown reason"
+        raw_details = self.decode(attrs.get("details"))
+        try:
+            details = encoding.loads(raw_details)
+        except ValueError:
+            details = raw_details
+        error_type = message = tb = None
+        if isinstance(details, dict):
+            error_type = details.get("type")
+            message = details.get("message")
+            tb = details.get("traceback")
+            reason = details.get("reason") or reason
+        failure = TaskFailed(task.task_id, reason, details, error_type=error_type,
+                             message=message, traceback=tb)
+        self._attempt_failed(task, attempt, failure)
+
+    def _on_activity_timed_out(self, event: dict, attrs: dict) -> None:
+        found = self._attempt_of(attrs)
+        if found is None:
+            return
+        task, attempt = found
+        task.open_activity_id = None
+        timeout_type = attrs.get("timeoutType", "UNKNOWN")
+        failure = TaskTimedOut(task.task_id, f"timed out ({timeout_type})",
+                               {"timeoutType": timeout_type, "details": attrs.get("details")},
+                               error_type="TimeoutError", message=timeout_type)
+        self._attempt_failed(task, attempt, failure)
+
+    def _attempt_failed(self, task: ActivityTask, attempt: int, failure: TaskFailed) -> None:
+        if task.future.done or attempt != task.attempt:
+            return
+        task.last_failure = failure
+        if task.cancel_requested:
+            task.future._set_exception(failure)
+        elif attempt <= task.activity.retry:
+            self._retry_due.append(task)  # scheduled at the next decision point
+        else:
+            self._to_judge.append((task, failure))
+
+    def _on_activity_cancel_requested(self, event: dict, attrs: dict) -> None:
+        self._confirm(("cancel-activity", attrs["activityId"]), event)
+
+    def _on_request_cancel_activity_failed(self, event: dict, attrs: dict) -> None:
+        self._confirm(("cancel-activity", attrs["activityId"]), event)
+
+    def _on_activity_canceled(self, event: dict, attrs: dict) -> None:
+        found = self._attempt_of(attrs)
+        if found is None:
+            return
+        task, _attempt = found
+        task.open_activity_id = None
+        if not task.future.done:
+            task.future._set_exception(TaskCancelled(task.task_id, attrs.get("details")))
+
+    def _on_timer_started(self, event: dict, attrs: dict) -> None:
+        timer_id = attrs["timerId"]
+        self._confirm(("timer", timer_id), event)
+        timer = self._timers.get(timer_id)
+        if timer is not None:
+            timer.started = True
+            if not timer.future.done:
+                timer.future.state = _futures.RUNNING
+
+    def _on_start_timer_failed(self, event: dict, attrs: dict) -> None:
+        timer_id = attrs["timerId"]
+        self._confirm(("timer", timer_id), event)
+        timer = self._timers.get(timer_id)
+        if timer is not None and not timer.future.done:
+            timer.future._set_exception(TaskFailed(
+                timer_id, f"SWF refused to start timer {timer_id}: {attrs.get('cause')}"))
+
+    def _on_timer_fired(self, event: dict, attrs: dict) -> None:
+        timer = self._timers.get(attrs["timerId"])
+        if timer is not None and not timer.future.done:
+            timer.future._set_result(None)
+
+    def _on_timer_canceled(self, event: dict, attrs: dict) -> None:
+        timer_id = attrs["timerId"]
+        self._confirm(("cancel-timer", timer_id), event)
+        timer = self._timers.get(timer_id)
+        if timer is not None and not timer.future.done:
+            timer.future._set_exception(TaskCancelled(timer_id))
+
+    def _on_cancel_timer_failed(self, event: dict, attrs: dict) -> None:
+        # Typically the timer fired first: TimerFired already resolved the future.
+        self._confirm(("cancel-timer", attrs["timerId"]), event)
+
+    def _on_marker_recorded(self, event: dict, attrs: dict) -> None:
+        name = attrs["markerName"]
+        key = None
+        for candidate in self._awaiting:
+            if candidate[0] == "marker" and candidate[1].startswith(f"marker-{name}-"):
+                key = candidate
+                break
+        if key is None:
+            raise NonDeterministicWorkflow(
+                f"event {event['eventId']} records marker {name!r}, which the current workflow "
+                "code did not record at that point")
+        del self._awaiting[key]
+        raw = self.decode(attrs.get("details"))
+        try:
+            details = encoding.loads(raw)
+        except ValueError:
+            details = raw
+        self.markers.append(Marker(name, details, event["eventId"]))
+
+    def _on_record_marker_failed(self, event: dict, attrs: dict) -> None:
+        name = attrs["markerName"]
+        for candidate in list(self._awaiting):
+            if candidate[0] == "marker" and candidate[1].startswith(f"marker-{name}-"):
+                del self._awaiting[candidate]
+                return
+
+    def _on_signaled(self, event: dict, attrs: dict) -> None:
+        name = attrs["signalName"]
+        raw = self.decode(attrs.get("input"))
+        try:
+            value = encoding.loads(raw)
+        except ValueError:
+            value = raw
+        for i, (wait_name, match, future) in enumerate(self._signal_waits):
+            if wait_name == name and _matches(value, match):
+                del self._signal_waits[i]
+                future._set_result(value)
+                return
+        self._signals.append((name, value, event["eventId"]))
+
+    def _on_child_initiated(self, event: dict, attrs: dict) -> None:
+        cmd = self._confirm(("child", attrs["workflowId"]), event)
+        task: ChildTask = cmd.task
+        name = attrs["workflowType"]["name"]
+        if name != task.workflow_cls.type_name():
+            raise NonDeterministicWorkflow(
+                f"task {task.task_id}: the history started child workflow {name!r} (event "
+                f"{event['eventId']}) where the current code starts "
+                f"{task.workflow_cls.type_name()!r}")
+        recorded = attrs.get("input")
+        if recorded != task.input_text and not _same_jumbo(recorded, task.input_text):
+            raise NonDeterministicWorkflow(
+                f"task {task.task_id}: the history started it with input {_short(recorded)} "
+                f"(event {event['eventId']}), the current code with {_short(task.input_text)}")
+        task.initiated = True
+        self._children_by_initiated[event["eventId"]] = task
+        if not task.future.done:
+            task.future.state = _futures.SCHEDULED
+
+    def _on_child_start_failed(self, event: dict, attrs: dict) -> None:
+        # Recorded either instead of, or after, the Initiated event.
+        cmd = self._awaiting.pop(("child", attrs["workflowId"]), None)
+        task = cmd.task if cmd is not None else self._children.get(attrs["workflowId"])
+        if task is None:
+            raise NonDeterministicWorkflow(
+                f"event {event['eventId']} is for child workflow {attrs['workflowId']!r}, which "
+                "the current workflow code never started")
+        cause = attrs.get("cause", "unknown cause")
+        failure = TaskFailed(task.task_id, f"SWF refused to start child workflow "
+                             f"{attrs['workflowId']}: {cause}", {"cause": cause},
+                             error_type="StartChildWorkflowExecutionFailed", message=cause)
+        if not task.future.done:
+            task.last_failure = failure
+            self._to_judge.append((task, failure))
+
+    def _child_of(self, attrs: dict) -> ChildTask | None:
+        task = self._children_by_initiated.get(attrs.get("initiatedEventId", -1))
+        if task is None:
+            execution = attrs.get("workflowExecution") or {}
+            task = self._children.get(execution.get("workflowId", ""))
+        return task
+
+    def _on_child_started(self, event: dict, attrs: dict) -> None:
+        task = self._child_of(attrs)
+        if task is not None:
+            task.run_id = (attrs.get("workflowExecution") or {}).get("runId")
+            if not task.future.done:
+                task.future.state = _futures.RUNNING
+
+    def _on_child_completed(self, event: dict, attrs: dict) -> None:
+        task = self._child_of(attrs)
+        if task is not None and not task.future.done:
+            task.future._set_result(encoding.loads(self.decode(attrs.get("result"))))
+
+    def _on_child_failed(self, event: dict, attrs: dict) -> None:
+        task = self._child_of(attrs)
+        if task is None or task.future.done:
+            return
+        event_type = event["eventType"]
+        raw = self.decode(attrs.get("details"))
+        try:
+            details = encoding.loads(raw)
+        except ValueError:
+            details = raw
+        if event_type == "ChildWorkflowExecutionCanceled":
+            task.future._set_exception(TaskCancelled(task.task_id, details))
+            return
+        if event_type == "ChildWorkflowExecutionTimedOut":
+            failure: TaskFailed = TaskTimedOut(
+                task.task_id, f"child workflow timed out ({attrs.get('timeoutType')})",
+                None, error_type="TimeoutError")
+        elif event_type == "ChildWorkflowExecutionTerminated":
+            failure = TaskFailed(task.task_id, "child workflow was terminated", None,
+                                 error_type="Terminated")
+        else:
+            reason = attrs.get("reason") or "unknown reason"
+            if isinstance(details, dict) and details.get("reason"):
+                reason = details["reason"]
+            failure = TaskFailed(task.task_id, reason, details,
+                                 error_type=details.get("type") if isinstance(details, dict)
+                                 else None,
+                                 message=details.get("message") if isinstance(details, dict)
+                                 else None,
+                                 traceback=details.get("traceback") if isinstance(details, dict)
+                                 else None)
+        task.last_failure = failure
+        if task.cancel_requested:
+            task.future._set_exception(failure)
+        else:
+            self._to_judge.append((task, failure))
+
+    def _on_cancel_external_initiated(self, event: dict, attrs: dict) -> None:
+        self._confirm(("cancel-external", attrs["workflowId"]), event)
+
+    def _on_cancel_external_failed(self, event: dict, attrs: dict) -> None:
+        self._awaiting.pop(("cancel-external", attrs["workflowId"]), None)
+
+    def _on_signal_out_initiated(self, event: dict, attrs: dict) -> None:
+        control = attrs.get("control", "")
+        self._confirm(("signal-out", control), event)
+        future = self._outgoing_signals.get(control)
+        if future is not None:
+            self._outgoing_by_initiated[event["eventId"]] = future
+            future.state = _futures.SCHEDULED
+
+    def _on_signal_out_done(self, event: dict, attrs: dict) -> None:
+        future = self._outgoing_by_initiated.get(attrs.get("initiatedEventId", -1))
+        if future is None and attrs.get("control"):
+            self._awaiting.pop(("signal-out", attrs["control"]), None)
+            future = self._outgoing_signals.get(attrs["control"])
+        if future is None or future.done:
+            return
+        if event["eventType"] == "ExternalWorkflowExecutionSignaled":
+            future._set_result(True)
+        else:
+            future._set_exception(TaskFailed(
+                future.task_id, f"signal not delivered: {attrs.get('cause', 'unknown cause')}",
+                {"cause": attrs.get("cause")}))
+
+    def _on_cancel_requested(self, event: dict, attrs: dict) -> None:
+        if not self.cancel_requested:
+            self.cancel_requested = True
+            self._throw = WorkflowCancelled(
+                f"cancellation was requested (event {event['eventId']})")
+
+    def _on_close_failed(self, event: dict, attrs: dict) -> None:
+        """SWF refused our close decision (usually new events arrived): send it again."""
+        decision_type = event["eventType"][: -len("Failed")]
+        cmd = self._awaiting.pop(("close", decision_type), None)
+        if cmd is not None:
+            self._pending.append(cmd)
+
+    def _on_closed(self, event: dict, attrs: dict) -> None:
+        self._awaiting.pop(("close", _CLOSE_DECISIONS.get(event["eventType"], "")), None)
+        self.closed = True
+        self.close_status = event["eventType"]
+
+
+def _copy_outcome(source: Future, target: Future) -> None:
+    if source._exception is not None:
+        target._set_exception(source._exception)
+    else:
+        target._set_result(source._result)
+
+
+def _matches(value: Any, match: dict | None) -> bool:
+    if not match:
+        return True
+    if not isinstance(value, dict):
+        return False
+    return all(k in value and value[k] == v for k, v in match.items())
+
+
+def _same_jumbo(recorded: str | None, ours: str | None) -> bool:
+    """A jumbo reference stands for our input if it records the same size."""
+    if not recorded or not ours or not recorded.startswith(JUMBO_PREFIX):
+        return False
+    try:
+        return int(recorded.rsplit(" ", 1)[1]) == len(ours.encode())
+    except (IndexError, ValueError):
+        return False
+
+
+def _short(text: str | None, limit: int = 80) -> str:
+    if text is None:
+        return "none"
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+_CLOSE_DECISIONS = {
+    "WorkflowExecutionCompleted": "CompleteWorkflowExecution",
+    "WorkflowExecutionFailed": "FailWorkflowExecution",
+    "WorkflowExecutionCanceled": "CancelWorkflowExecution",
+    "WorkflowExecutionContinuedAsNew": "ContinueAsNewWorkflowExecution",
+}
+
+_DISPATCH: dict[str, Callable[[ExecutionState, dict, dict], None]] = {
+    "WorkflowExecutionStarted": ExecutionState._on_workflow_started,
+    "DecisionTaskStarted": ExecutionState._on_decision_started,
+    "DecisionTaskCompleted": ExecutionState._on_decision_completed,
+    "ActivityTaskScheduled": ExecutionState._on_activity_scheduled,
+    "ScheduleActivityTaskFailed": ExecutionState._on_schedule_activity_failed,
+    "ActivityTaskStarted": ExecutionState._on_activity_started,
+    "ActivityTaskCompleted": ExecutionState._on_activity_completed,
+    "ActivityTaskFailed": ExecutionState._on_activity_failed,
+    "ActivityTaskTimedOut": ExecutionState._on_activity_timed_out,
+    "ActivityTaskCancelRequested": ExecutionState._on_activity_cancel_requested,
+    "RequestCancelActivityTaskFailed": ExecutionState._on_request_cancel_activity_failed,
+    "ActivityTaskCanceled": ExecutionState._on_activity_canceled,
+    "TimerStarted": ExecutionState._on_timer_started,
+    "StartTimerFailed": ExecutionState._on_start_timer_failed,
+    "TimerFired": ExecutionState._on_timer_fired,
+    "TimerCanceled": ExecutionState._on_timer_canceled,
+    "TimerCancelled": ExecutionState._on_timer_canceled,  # moto's spelling
+    "CancelTimerFailed": ExecutionState._on_cancel_timer_failed,
+    "MarkerRecorded": ExecutionState._on_marker_recorded,
+    "RecordMarkerFailed": ExecutionState._on_record_marker_failed,
+    "WorkflowExecutionSignaled": ExecutionState._on_signaled,
+    "WorkflowExecutionCancelRequested": ExecutionState._on_cancel_requested,
+    "StartChildWorkflowExecutionInitiated": ExecutionState._on_child_initiated,
+    "StartChildWorkflowExecutionFailed": ExecutionState._on_child_start_failed,
+    "ChildWorkflowExecutionStarted": ExecutionState._on_child_started,
+    "ChildWorkflowExecutionCompleted": ExecutionState._on_child_completed,
+    "ChildWorkflowExecutionFailed": ExecutionState._on_child_failed,
+    "ChildWorkflowExecutionTimedOut": ExecutionState._on_child_failed,
+    "ChildWorkflowExecutionCanceled": ExecutionState._on_child_failed,
+    "ChildWorkflowExecutionTerminated": ExecutionState._on_child_failed,
+    "RequestCancelExternalWorkflowExecutionInitiated":
+        ExecutionState._on_cancel_external_initiated,
+    "RequestCancelExternalWorkflowExecutionFailed": ExecutionState._on_cancel_external_failed,
+    "SignalExternalWorkflowExecutionInitiated": ExecutionState._on_signal_out_initiated,
+    "ExternalWorkflowExecutionSignaled": ExecutionState._on_signal_out_done,
+    "SignalExternalWorkflowExecutionFailed": ExecutionState._on_signal_out_done,
+    "CompleteWorkflowExecutionFailed": ExecutionState._on_close_failed,
+    "FailWorkflowExecutionFailed": ExecutionState._on_close_failed,
+    "CancelWorkflowExecutionFailed": ExecutionState._on_close_failed,
+    "ContinueAsNewWorkflowExecutionFailed": ExecutionState._on_close_failed,
+    "WorkflowExecutionCompleted": ExecutionState._on_closed,
+    "WorkflowExecutionFailed": ExecutionState._on_closed,
+    "WorkflowExecutionCanceled": ExecutionState._on_closed,
+    "WorkflowExecutionContinuedAsNew": ExecutionState._on_closed,
+    "WorkflowExecutionTerminated": ExecutionState._on_closed,
+    "WorkflowExecutionTimedOut": ExecutionState._on_closed,
+}
+
+_ATTR_KEYS = {event_type: _attr_key(event_type) for event_type in _DISPATCH}

@@ -1,0 +1,146 @@
+"""Every exception a replayflow user can catch, in one place.
+
+Messages are written for the person at the terminal: what happened, and what to do about it.
+`UserError` and its subclasses are shown by the CLI as one `Error: ...` line (exit 2), never as a
+traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ReplayflowError(Exception):
+    """Base class of every replayflow exception."""
+
+
+class UserError(ReplayflowError):
+    """Bad input or configuration: the CLI prints the message on one line and exits with 2."""
+
+    exit_code = 2
+
+
+class ConfigurationError(UserError):
+    """A setting (env var, option) is missing or invalid."""
+
+
+class WorkflowNotFound(UserError):
+    """An import path does not name a Workflow class, or an execution does not exist."""
+
+
+class ActivityNotFound(UserError):
+    """An activity type name does not resolve to an importable function."""
+
+
+class InvalidInput(UserError):
+    """Input JSON is malformed or does not fit the function's signature."""
+
+
+class ConnectionFailed(UserError):
+    """An AWS endpoint cannot be reached, or rejects our credentials."""
+
+
+class CredentialsMissing(ConnectionFailed):
+    """No AWS credentials could be found."""
+
+
+class UnknownDomain(UserError):
+    """The SWF domain is not registered."""
+
+
+class ExecutionNotFound(UserError):
+    """No workflow execution matches the given workflow id (and run id)."""
+
+
+class PayloadTooLarge(UserError):
+    """A field is over its SWF size limit and no jumbo-field bucket is configured."""
+
+    def __init__(self, field: str, size: int, limit: int, hint: str = "") -> None:
+        self.field = field
+        self.size = size
+        self.limit = limit
+        message = f"{field} is {size} characters, over the SWF limit of {limit}"
+        if hint:
+            message += f"; {hint}"
+        super().__init__(message)
+
+
+class JumboFieldError(UserError):
+    """A jumbo-field reference cannot be read back (missing bucket or object)."""
+
+
+class TaskFailed(ReplayflowError):
+    """A task (activity or child workflow) failed after its last attempt.
+
+    Reading `future.result` raises it. It carries the task id, the remote exception's type and
+    message, and the remote traceback, so the failure can be understood without the worker's logs.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        reason: str,
+        details: Any = None,
+        *,
+        error_type: str | None = None,
+        message: str | None = None,
+        traceback: str | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.reason = reason
+        self.details = details
+        self.error_type = error_type
+        self.message = message
+        self.traceback = traceback
+        super().__init__(f"{task_id} failed: {reason}")
+
+    def __reduce__(self):  # keep pickling (process pools) lossless
+        return (
+            _rebuild_task_failed,
+            (self.__class__, self.task_id, self.reason, self.details, self.error_type,
+             self.message, self.traceback),
+        )
+
+
+def _rebuild_task_failed(cls, task_id, reason, details, error_type, message, traceback):
+    return cls(task_id, reason, details, error_type=error_type, message=message,
+               traceback=traceback)
+
+
+class TaskTimedOut(TaskFailed):
+    """A task failed because it passed one of its timeouts."""
+
+
+class DependencyFailed(TaskFailed):
+    """A task was never scheduled because a future it took as input failed."""
+
+
+class TaskCancelled(ReplayflowError):
+    """Reading the result of a cancelled future."""
+
+    def __init__(self, task_id: str, details: Any = None) -> None:
+        self.task_id = task_id
+        self.details = details
+        super().__init__(f"{task_id} was cancelled")
+
+
+class WorkflowFailed(ReplayflowError):
+    """A workflow execution closed without a result (failed, timed out, terminated, cancelled)."""
+
+    def __init__(self, reason: str, details: Any = None, status: str = "FAILED") -> None:
+        self.reason = reason
+        self.details = details
+        self.status = status
+        super().__init__(reason)
+
+
+class WorkflowCancelled(ReplayflowError):
+    """Raised inside `run()` when a cancel was requested on the workflow execution."""
+
+
+class NonDeterministicWorkflow(ReplayflowError):
+    """The history was not produced by the current workflow code.
+
+    The decider leaves the decision task to time out instead of answering, so the execution is never
+    corrupted or failed for it: deploy a fix (or the old code) and the task is retried.
+    """

@@ -1,0 +1,162 @@
+"""The Workflow base class: what a workflow author writes `run()` against.
+
+Everything here is replay-safe: each call either reads facts the engine rebuilt from the history,
+or records a decision. Use `self.now()`, `self.random()` and `self.uuid4()` instead of the
+wall clock and the `random`/`uuid` modules, so every replay sees the same values.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .activity import as_activity
+from .futures import Future
+
+if TYPE_CHECKING:
+    import random
+
+    from .engine.replay import ExecutionState, Marker
+
+# `self.submit(f, __priority=3)` inside a class body arrives as `_ClassName__priority`.
+_OPTION = re.compile(r"^(?:_[A-Za-z0-9]\w*?)?__(priority|workflow_id|task_list|tags|"
+                     r"execution_timeout|child_policy)$")
+
+
+def _split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    if not kwargs:
+        return kwargs, {}
+    options = {}
+    plain = {}
+    for key, value in kwargs.items():
+        m = _OPTION.match(key) if "__" in key else None
+        if m:
+            options[m.group(1)] = value
+        else:
+            plain[key] = value
+    return plain, options
+
+
+class Workflow:
+    """Subclass it and write `run()`. Class attributes set how SWF runs the workflow.
+
+    - `name`: the SWF workflow type name (default `module.ClassName`);
+    - `version`: the SWF workflow type version;
+    - `task_list`: the decision task list (deciders poll it);
+    - `execution_timeout`: seconds the whole execution may take (default one day);
+    - `decision_task_timeout`: seconds a decider has to answer one decision task;
+    - `child_policy`: what happens to children when this execution closes;
+    - `tags`: up to five SWF tags.
+    """
+
+    name: ClassVar[str | None] = None
+    version: ClassVar[str] = "1"
+    task_list: ClassVar[str] = "default"
+    execution_timeout: ClassVar[int] = 24 * 3600
+    decision_task_timeout: ClassVar[int] = 300
+    child_policy: ClassVar[str] = "TERMINATE"
+    tags: ClassVar[tuple[str, ...]] = ()
+
+    _execution: ExecutionState
+
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}.run() is not written")
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.name or f"{cls.__module__}.{cls.__qualname__}"
+
+    def _bind(self, execution: ExecutionState) -> None:
+        self._execution = execution
+
+    # -------------------------------------------------------------------- tasks
+    def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
+        """Schedule an activity (or a child workflow class) and return its future.
+
+        Futures anywhere in the arguments are data dependencies: the task is scheduled once
+        they are all resolved, with their values in their place. `__priority=N` sets the SWF
+        task priority of this one call.
+        """
+        kwargs, options = _split_options(kwargs)
+        if isinstance(fn, type) and issubclass(fn, Workflow):
+            return self._execution.submit_child(fn, args, kwargs, options)
+        submit_to = getattr(fn, "_replayflow_submit", None)
+        if submit_to is not None:  # canvas objects know how to submit themselves
+            return submit_to(self)
+        return self._execution.submit_activity(as_activity(fn), args, kwargs,
+                                               options.get("priority"))
+
+    def map(self, fn: Callable[..., Any], iterable: Iterable[Any], **kwargs: Any) -> list[Future]:
+        """Submit `fn(item)` for each item; returns the futures in order."""
+        return [self.submit(fn, item, **kwargs) for item in iterable]
+
+    def starmap(self, fn: Callable[..., Any], iterable: Iterable[Iterable[Any]],
+                **kwargs: Any) -> list[Future]:
+        """Submit `fn(*item)` for each item; returns the futures in order."""
+        return [self.submit(fn, *item, **kwargs) for item in iterable]
+
+    def fail(self, reason: str, details: Any = None) -> None:
+        """End the workflow now as FAILED with this reason (never returns)."""
+        self._execution.fail(reason, details)
+
+    # -------------------------------------------------------------------- time and randomness
+    def now(self) -> datetime:
+        """The time of the current decision, the same on every replay."""
+        now = self._execution.now
+        assert now is not None
+        return now
+
+    def random(self) -> random.Random:
+        """A random generator seeded by the run id: the same sequence on every replay."""
+        return self._execution.random()
+
+    def uuid4(self) -> uuid.UUID:
+        """A UUID that is the same on every replay."""
+        return self._execution.uuid4()
+
+    # -------------------------------------------------------------------- timers
+    def start_timer(self, timer_id: str, seconds: float) -> Future:
+        """Start a durable timer; its future resolves (to None) when it fires."""
+        return self._execution.start_timer(timer_id, seconds)
+
+    def cancel_timer(self, timer_id: str) -> bool:
+        """Cancel a timer that has not fired; False if there is nothing to cancel."""
+        return self._execution.cancel_timer(timer_id)
+
+    def sleep(self, seconds: float) -> None:
+        """Block `run()` durably for `seconds` (a StartTimer decision, not time.sleep)."""
+        timer_id = self._execution._next_id("sleep")
+        self._execution.start_timer(timer_id, seconds).result  # noqa: B018
+
+    # -------------------------------------------------------------------- signals and markers
+    def wait_signal(self, name: str, match: dict | None = None) -> Future:
+        """A future of the next signal `name` whose input contains `match` (if given).
+
+        Signals that arrived before the wait are kept and delivered, oldest first.
+        """
+        return self._execution.wait_signal(name, match)
+
+    def signal(self, name: str, input: Any = None, *, workflow_id: str | None = None,
+               run_id: str | None = None) -> Future:
+        """Send a signal to another execution (or, with no workflow_id, to this one)."""
+        return self._execution.send_signal(name, input, workflow_id, run_id)
+
+    def record_marker(self, name: str, details: Any = None) -> None:
+        """Record a marker in the history (visible to operators and to `list_markers`)."""
+        self._execution.record_marker(name, details)
+
+    def list_markers(self) -> list[Marker]:
+        """The markers recorded so far in this run, oldest first."""
+        return list(self._execution.markers)
+
+    # -------------------------------------------------------------------- lifecycle
+    def continue_as_new(self, *args: Any, **kwargs: Any) -> None:
+        """End this run and start a fresh one of the same workflow with this input."""
+        self._execution.continue_as_new(args, kwargs)
+
+    def on_task_failure(self, failure: Any) -> Any:
+        """Called when a task fails after its retries; return a policy (see replayflow.policy)."""
+        return None
