@@ -9,7 +9,7 @@ from .app import cli
 
 # Each module registers its commands on `cli` when imported. A module that is not there yet (or
 # fails to import for a missing optional dependency) must not take the whole CLI down.
-_COMMAND_MODULES = ("workflow", "swf_commands", "operator")
+_COMMAND_MODULES = ("workflow", "swf", "worker", "operator")
 
 
 def _load_commands() -> None:
