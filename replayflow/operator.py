@@ -1,0 +1,416 @@
+"""What an operator does to runs: find them, read their history, and act on them.
+
+The CLI's operator commands are thin wrappers over these functions. A history comes either from
+SWF (domain + workflow id, newest run when no run id is given, closed runs included) or from a file
+written by `workflow.start --local --history-file`, so SWF runs and local runs are inspected the
+same way. Jumbo fields are resolved through `replayflow.jumbo.decode_field`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import encoding
+from .errors import ExecutionNotFound, JumboFieldError, UserError
+from .history import attributes, load_history_file
+from .inspection import CLOSE_STATUS, split_activity_id
+
+if TYPE_CHECKING:  # boto3 is slow to import; history files need none of it
+    from .backends.swf import SwfBackend
+
+log = logging.getLogger(__name__)
+
+Decode = Callable[[str | None], str | None]
+
+#: Attributes that may hold a jumbo-field reference (reason never does: it is split instead).
+JUMBO_ATTRIBUTES = ("input", "result", "details", "control")
+
+
+# --------------------------------------------------------------------------------------------
+# histories
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunHistory:
+    """One run's events (boto3 shape) and who it is; `source` is "swf" or the file's path."""
+
+    events: list[dict]
+    workflow_execution: dict[str, Any] = field(default_factory=dict)
+    workflow_type: dict[str, Any] = field(default_factory=dict)
+    domain: str | None = None
+    source: str = "swf"
+
+    @property
+    def is_open(self) -> bool:
+        return not self.events or self.events[-1]["eventType"] not in CLOSE_STATUS
+
+    @property
+    def started_attributes(self) -> dict[str, Any]:
+        """The WorkflowExecutionStarted attributes: the run's type, input, task list, tags."""
+        for event in self.events:
+            if event["eventType"] == "WorkflowExecutionStarted":
+                return attributes(event)
+        return {}
+
+    def now(self) -> dt.datetime | None:
+        """The end of an open run's window: now for a live SWF run; a file is a snapshot."""
+        if self.source == "swf" and self.is_open:
+            return dt.datetime.now(dt.UTC)
+        return None
+
+
+def make_decoder(raw: bool = False, strict: bool = False) -> Decode:
+    """The decode callable for inspection: jumbo references resolved unless `raw`.
+
+    Not `strict`: an unreadable reference is shown as is, with a warning on stderr, so one lost
+    S3 object does not hide the rest of a run from the operator.
+    """
+    if raw:
+        return lambda text: text
+    from .jumbo import decode_field
+
+    if strict:
+        return decode_field
+
+    def tolerant(text: str | None) -> str | None:
+        try:
+            return decode_field(text)
+        except JumboFieldError as exc:
+            log.warning("%s; showing the reference instead", exc)
+            return text
+
+    return tolerant
+
+
+def backend_for(domain: str | None) -> SwfBackend:
+    """An SwfBackend on `domain`, or a one-line error saying how to give one."""
+    if not domain:
+        raise UserError("no SWF domain given: pass --domain D or set SWF_DOMAIN")
+    from .backends.swf import SwfBackend
+
+    return SwfBackend(domain)
+
+
+def fetch_history(backend: SwfBackend, workflow_id: str, run_id: str | None = None) -> RunHistory:
+    """Every event of a run on SWF; without `run_id`, of the newest run, closed ones included."""
+    if not run_id:
+        run_id = backend.find_latest_run(workflow_id)["execution"]["runId"]
+    events = backend.get_workflow_execution_history(workflow_id, run_id)
+    if not events:
+        raise ExecutionNotFound(
+            f"No history for workflow id {workflow_id!r} run {run_id} in domain "
+            f"{backend.domain!r}"
+        )
+    started = next((attributes(e) for e in events
+                    if e["eventType"] == "WorkflowExecutionStarted"), {})
+    return RunHistory(events, {"workflowId": workflow_id, "runId": run_id},
+                      dict(started.get("workflowType") or {}), backend.domain, "swf")
+
+
+def read_history_file(path: str) -> RunHistory:
+    """A history file (from `workflow.start --local --history-file`, or a saved SWF history)."""
+    loaded = load_history_file(path)
+    if not loaded.events:
+        raise UserError(f"history file {path} holds no events")
+    return RunHistory(loaded.events, dict(loaded.workflow_execution),
+                      dict(loaded.workflow_type), loaded.domain, str(path))
+
+
+def load_history(*, domain: str | None = None, workflow_id: str | None = None,
+                 run_id: str | None = None, history_file: str | None = None) -> RunHistory:
+    """A run's history from `history_file`, or from SWF (`domain` + `workflow_id` [+ `run_id`])."""
+    if history_file:
+        if workflow_id or run_id:
+            raise UserError("give either --history-file or WORKFLOW_ID [RUN_ID], not both")
+        return read_history_file(history_file)
+    if not workflow_id:
+        raise UserError("give WORKFLOW_ID [RUN_ID] (with --domain or SWF_DOMAIN), "
+                        "or --history-file FILE")
+    return fetch_history(backend_for(domain), workflow_id, run_id)
+
+
+def decoded_events(events: Sequence[Mapping[str, Any]], decode: Decode) -> list[dict]:
+    """Copies of the events with their jumbo-capable attributes resolved through `decode`."""
+    out = []
+    for event in events:
+        event = dict(event)
+        key = event["eventType"][0].lower() + event["eventType"][1:] + "EventAttributes"
+        attrs = event.get(key)
+        if isinstance(attrs, dict):
+            attrs = dict(attrs)
+            for name in JUMBO_ATTRIBUTES:
+                if isinstance(attrs.get(name), str):
+                    attrs[name] = decode(attrs[name])
+            event[key] = attrs
+        out.append(event)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# listing
+# --------------------------------------------------------------------------------------------
+
+_SINCE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_since(text: str, now: dt.datetime | None = None) -> dt.datetime:
+    """`30m`, `1h`, `2d`, `1w` (ago) or an ISO 8601 date/time (UTC unless it says otherwise)."""
+    now = now or dt.datetime.now(dt.UTC)
+    match = _SINCE.match(text)
+    if match:
+        return now - dt.timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[
+            match.group(2).lower()])
+    try:
+        value = dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise UserError(
+            f"--since {text!r} is neither a duration (30m, 1h, 2d, 1w) nor an ISO date "
+            "(2024-11-25 or 2024-11-25T10:00:00)"
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def execution_row(info: Mapping[str, Any], now: dt.datetime | None = None) -> dict[str, Any]:
+    """One ListOpen/ListClosed execution info as a list row (duration in seconds)."""
+    started = info.get("startTimestamp")
+    closed = info.get("closeTimestamp")
+    is_open = info.get("executionStatus") == "OPEN"
+    status = "OPEN" if is_open else info.get("closeStatus") or info.get("executionStatus")
+    end = (now or dt.datetime.now(dt.UTC)) if is_open else closed
+    duration = None
+    if isinstance(started, dt.datetime) and isinstance(end, dt.datetime):
+        duration = round(max((end - started).total_seconds(), 0.0), 3)
+    return {
+        "workflow_id": info["execution"]["workflowId"],
+        "run_id": info["execution"]["runId"],
+        "type": info.get("workflowType", {}).get("name"),
+        "version": info.get("workflowType", {}).get("version"),
+        "status": status,
+        "started": started,
+        "closed": closed,
+        "duration": duration,
+        "tags": list(info.get("tagList") or []),
+    }
+
+
+def list_runs(backend: SwfBackend, status: str = "open", since: dt.datetime | None = None,
+              type_name: str | None = None, tag: str | None = None) -> list[dict[str, Any]]:
+    """Executions of the domain as rows, newest first (filters re-applied client-side)."""
+    now = dt.datetime.now(dt.UTC)
+    infos = backend.list_executions(status, since, type_name, tag)
+    return [execution_row(info, now) for info in infos]
+
+
+# --------------------------------------------------------------------------------------------
+# acting on runs
+# --------------------------------------------------------------------------------------------
+
+
+def open_run(backend: SwfBackend, workflow_id: str, run_id: str | None = None) -> str:
+    """The run id of the open run to act on, or a one-line error (unknown or already closed).
+
+    Checked first because SWF says "unknown execution" for a closed one, and moto answers a bare
+    HTTP 500 to a signal for an unknown one.
+    """
+    if run_id:
+        described = backend.describe_workflow_execution(workflow_id, run_id)
+        info = described.get("executionInfo", {})
+    else:
+        info = backend.find_latest_run(workflow_id)
+        run_id = info["execution"]["runId"]
+    if info.get("executionStatus") != "OPEN":
+        raise UserError(
+            f"workflow {workflow_id!r} run {run_id} is already closed "
+            f"({info.get('closeStatus', 'CLOSED')}); nothing to do"
+        )
+    return run_id
+
+
+def terminate(backend: SwfBackend, workflow_id: str, run_id: str | None = None,
+              reason: str | None = None) -> str:
+    """Terminate the open run (or the given one); returns its run id."""
+    run_id = open_run(backend, workflow_id, run_id)
+    backend.terminate(workflow_id, run_id, reason=reason)
+    return run_id
+
+
+def request_cancel(backend: SwfBackend, workflow_id: str, run_id: str | None = None) -> str:
+    """Ask the open run to cancel itself (its decider decides how); returns its run id."""
+    run_id = open_run(backend, workflow_id, run_id)
+    backend.request_cancel(workflow_id, run_id)
+    return run_id
+
+
+def _encode(field_name: str, text: str) -> str:
+    from .jumbo import encode_field
+
+    return encode_field(field_name, text, encoding.MAX_INPUT)
+
+
+def signal(backend: SwfBackend, workflow_id: str, name: str, input_json: str | None = None,
+           run_id: str | None = None) -> str:
+    """Send signal `name` with a JSON input to the open run; returns its run id."""
+    text = None
+    if input_json is not None:
+        try:
+            text = encoding.dumps(encoding.loads(input_json))
+        except ValueError as exc:
+            raise UserError(f"--input is not valid JSON ({exc})") from None
+        text = _encode("signal input", text)
+    run_id = open_run(backend, workflow_id, run_id)
+    backend.signal(workflow_id, name, text, run_id)
+    return run_id
+
+
+def restart(backend: SwfBackend, workflow_id: str, run_id: str | None = None,
+            call: tuple[list, dict] | None = None) -> tuple[str, str]:
+    """Start a new run like an old one: same type, task list, tags and timeouts.
+
+    The input is the old run's, unchanged (a jumbo reference stays valid: payloads are never
+    rewritten), unless `call` = (args, kwargs) replaces it. The workflow id is the same, so the
+    old run must be closed. Returns (workflow_id, new run id).
+    """
+    old = fetch_history(backend, workflow_id, run_id)
+    if old.is_open:
+        raise UserError(
+            f"workflow {workflow_id!r} run {old.workflow_execution['runId']} is still open: "
+            f"terminate it first (replayflow workflow.terminate --domain {backend.domain} "
+            f"{workflow_id})"
+        )
+    started = old.started_attributes
+    workflow_type = started.get("workflowType") or {}
+    if not workflow_type.get("name"):
+        raise UserError(f"the history of workflow {workflow_id!r} has no start event")
+    input_text = started.get("input")
+    if call is not None:
+        input_text = _encode("input", encoding.encode_call(*call))
+    priority = started.get("taskPriority")
+    new_run_id = backend.start_workflow_execution(
+        workflow_id,
+        workflow_type["name"],
+        workflow_type["version"],
+        input=input_text,
+        task_list=(started.get("taskList") or {}).get("name"),
+        execution_timeout=started.get("executionStartToCloseTimeout"),
+        decision_task_timeout=started.get("taskStartToCloseTimeout"),
+        child_policy=started.get("childPolicy"),
+        tags=started.get("tagList") or None,
+        priority=int(priority) if priority not in (None, "") else None,
+    )
+    return workflow_id, new_run_id
+
+
+# --------------------------------------------------------------------------------------------
+# re-running an activity
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RecordedActivity:
+    """The last attempt of one activity task, as the history recorded it."""
+
+    task_id: str
+    activity_id: str
+    attempt: int
+    type_name: str
+    version: str | None
+    input: str | None
+    task_list: str | None
+
+
+@dataclass
+class RerunOutcome:
+    """`ok` with the result JSON, or the failure's reason and details (JSON)."""
+
+    activity: RecordedActivity
+    ok: bool
+    result: str | None = None
+    reason: str | None = None
+    details: str | None = None
+
+
+def recorded_activity(history: RunHistory, task_id: str) -> RecordedActivity:
+    """The last scheduled attempt of `task_id` (a task id, or one attempt's `<task_id>#<n>`)."""
+    wanted, attempt_wanted = split_activity_id(task_id)
+    found: RecordedActivity | None = None
+    known: list[str] = []
+    for event in history.events:
+        if event["eventType"] != "ActivityTaskScheduled":
+            continue
+        attrs = attributes(event)
+        activity_id = attrs.get("activityId", "")
+        tid, attempt = split_activity_id(activity_id)
+        if tid not in known:
+            known.append(tid)
+        if tid != wanted or (attempt_wanted is not None and attempt != attempt_wanted):
+            continue
+        activity_type = attrs.get("activityType") or {}
+        found = RecordedActivity(
+            tid, activity_id, attempt or 1, activity_type.get("name", ""),
+            activity_type.get("version"), attrs.get("input"),
+            (attrs.get("taskList") or {}).get("name"),
+        )
+    if found is None:
+        hint = f"; its activities: {', '.join(known[:5])}" if known else "; it ran no activity"
+        if len(known) > 5:
+            hint += f" (+{len(known) - 5} more, see workflow.tasks)"
+        raise UserError(f"no activity task {task_id!r} in this run{hint}")
+    return found
+
+
+def rerun_activity(history: RunHistory, task_id: str,
+                   decode: Decode | None = None) -> RerunOutcome:
+    """Run one activity of a past run again, here, with its recorded input (last attempt's).
+
+    It goes through the same `run_activity` the workers use, so it sees the same context
+    (workflow id, run id, task id, attempt) and fails the same way. Nothing is sent to SWF.
+    """
+    from .activity import ActivityContext, find_activity
+    from .backends.memory import run_activity
+
+    recorded = recorded_activity(history, task_id)
+    find_activity(recorded.type_name)  # an import error is a usage problem (exit 2), not a failure
+    ctx = ActivityContext(
+        workflow_id=history.workflow_execution.get("workflowId"),
+        run_id=history.workflow_execution.get("runId"),
+        activity_id=recorded.activity_id,
+        task_id=recorded.task_id,
+        attempt=recorded.attempt,
+        task_list=recorded.task_list,
+    )
+    outcome = run_activity(recorded.type_name, recorded.input, ctx,
+                           decode or make_decoder(strict=True))
+    if outcome[0] == "completed":
+        return RerunOutcome(recorded, True, result=outcome[1])
+    return RerunOutcome(recorded, False, reason=outcome[1],
+                        details=outcome[2] if len(outcome) > 2 else None)
+
+
+__all__ = [
+    "RecordedActivity",
+    "RerunOutcome",
+    "RunHistory",
+    "backend_for",
+    "decoded_events",
+    "execution_row",
+    "fetch_history",
+    "list_runs",
+    "load_history",
+    "make_decoder",
+    "open_run",
+    "parse_since",
+    "read_history_file",
+    "recorded_activity",
+    "request_cancel",
+    "rerun_activity",
+    "restart",
+    "signal",
+    "terminate",
+]
