@@ -1,0 +1,124 @@
+"""`replayflow decider.start`, `standalone` and `domain.register`: running workflows on SWF."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+from types import FrameType
+
+import click
+
+from ..errors import InvalidInput, UserError
+from ..loader import check_arguments, load_workflow, load_workflows
+from .app import CliError, cli, handle_errors
+from .workflow import INPUT_HELP, read_input
+
+DOMAIN_HELP = "SWF domain [env: SWF_DOMAIN]."
+
+
+@cli.command("domain.register")
+@click.argument("domain")
+@click.option("--retention-days", type=click.IntRange(min=0, max=90), default=1,
+              show_default=True, help="Days SWF keeps closed executions' histories.")
+@handle_errors
+def domain_register(domain: str, retention_days: int) -> None:
+    """Register the SWF domain DOMAIN (nothing changes if it already exists)."""
+    from ..backends.swf import SwfBackend
+
+    created = SwfBackend(domain).register_domain(retention_days=retention_days)
+    if created:
+        click.echo(f"registered domain {domain} (retention {retention_days} days)")
+    else:
+        click.echo(f"domain {domain} already registered")
+
+
+@cli.command("decider.start")
+@click.argument("workflows", nargs=-1, required=True, metavar="MODULE.CLASS...")
+@click.option("--domain", envvar="SWF_DOMAIN", help=DOMAIN_HELP)
+@click.option("--task-list", help="Decision task list (default: the classes' task_list).")
+@click.option("--cache-size", type=click.IntRange(min=0), default=1000, show_default=True,
+              help="Live executions kept in memory (0: replay every decision from scratch).")
+@click.option("--activity-task-list", metavar="TASK_LIST",
+              help="Send every activity to this task list instead of its declared one "
+                   "(what `standalone` uses to keep a run to itself).")
+@handle_errors
+def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str | None,
+                  cache_size: int, activity_task_list: str | None) -> None:
+    """Decide executions of the given workflow classes until SIGTERM (or Ctrl-C).
+
+    \b
+      replayflow decider.start --domain D examples.basic.BasicWorkflow
+    On SIGTERM the decision task in hand is answered, then the decider exits 0.
+    """
+    from ..backends.swf import SwfBackend
+    from ..client import resolve_domain
+    from ..decider import Decider
+
+    classes = load_workflows(list(workflows))
+    if task_list is None:
+        lists = sorted({cls.task_list for cls in classes.values()})
+        if len(lists) > 1:
+            raise UserError(f"these workflows use different task lists ({', '.join(lists)}): "
+                            "pass --task-list, or start one decider per task list")
+        task_list = lists[0]
+    decider = Decider(SwfBackend(resolve_domain(domain)), classes, task_list,
+                      cache_size=cache_size, activity_task_list=activity_task_list)
+    decider.register()
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            sys.exit(128 + signum)  # a second signal: do not wait any longer
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    decider.run(stop)
+
+
+@cli.command("standalone")
+@click.argument("workflow")
+@click.option("--input", "-i", "input_json", metavar="JSON", help=INPUT_HELP)
+@click.option("--input-file", metavar="FILE|-", help="Read the JSON input from a file (- = stdin).")
+@click.option("--domain", envvar="SWF_DOMAIN", help=DOMAIN_HELP)
+@click.option("--workflow-id", help="Workflow id (default: the type name plus a unique suffix).")
+@click.option("--execution-timeout", type=click.IntRange(min=1), metavar="SECONDS",
+              help="Execution timeout (default: the class's execution_timeout).")
+@click.option("--tag", "tags", multiple=True, help="SWF tag (repeatable, at most 5).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Activity worker processes to start.")
+@click.option("--processes", type=click.IntRange(min=1),
+              help="Activities each worker runs at once (default: the worker's own).")
+@handle_errors
+def standalone(workflow: str, input_json: str | None, input_file: str | None,
+               domain: str | None, workflow_id: str | None, execution_timeout: int | None,
+               tags: tuple[str, ...], workers: int, processes: int | None) -> None:
+    """Run WORKFLOW on SWF with its own decider and worker(s), print the result, clean up.
+
+    \b
+      replayflow standalone --domain D examples.basic.BasicWorkflow --input '[1]'
+    Decisions and activities go to a task list unique to this run. Exit codes: 0 the workflow
+    completed (its result JSON is on stdout), 1 it did not (the reason is on stderr), 2 bad
+    usage or input, 130 interrupted.
+    """
+    from ..client import one_line, run_standalone
+
+    cls = load_workflow(workflow)
+    args, kwargs = read_input(input_json, input_file)
+    check_arguments(cls, args, kwargs)
+    if len(tags) > 5:
+        raise InvalidInput("SWF allows at most 5 tags")
+
+    def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt  # unwinds through run_standalone's cleanup
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
+                             execution_timeout=execution_timeout, tags=list(tags),
+                             workers=workers, processes=processes)
+    if outcome.ok:
+        click.echo(json.dumps(outcome.result))
+        return
+    raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)

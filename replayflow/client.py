@@ -1,0 +1,445 @@
+"""Starting workflows on SWF and waiting for them: what `workflow.start` and `standalone` share.
+
+Registration happens here, up front and idempotently: the workflow type and every activity its
+module declares, so neither the first start nor the first decision pays a round trip for a type
+SWF has never seen. Waiting is cheap: a small DescribeWorkflowExecution call with backoff, then
+one history read (newest event first) for the close event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import encoding, jumbo
+from .activity import Activity
+from .errors import ReplayflowError, UserError
+
+log = logging.getLogger(__name__)
+
+MAX_WORKFLOW_ID = 256
+#: Wait backoff: first check soon (short workflows end fast), then settle at one call a second.
+WAIT_FIRST_DELAY = 0.02
+WAIT_MAX_DELAY = 1.0
+WAIT_FACTOR = 1.3
+
+_CLOSE_EVENTS = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+
+
+@dataclass
+class WorkflowOutcome:
+    """How a run ended: its status, result (COMPLETED) or reason/details (anything else)."""
+
+    workflow_id: str
+    run_id: str
+    status: str
+    result: Any = None
+    reason: str | None = None
+    details: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "COMPLETED"
+
+
+class WaitTimedOut(ReplayflowError):
+    """`wait_for_close` gave up before the execution closed."""
+
+
+# --------------------------------------------------------------------------------------------
+# registration
+# --------------------------------------------------------------------------------------------
+
+
+def module_activities(workflow_cls: type) -> list[Activity]:
+    """Every Activity defined at the top level of the workflow's module (what it can schedule)."""
+    module = sys.modules.get(workflow_cls.__module__)
+    if module is None:
+        return []
+    seen: dict[tuple[str, str], Activity] = {}
+    for value in list(vars(module).values()):
+        if isinstance(value, Activity):
+            seen.setdefault((value.name, value.version), value)
+    return list(seen.values())
+
+
+def register_workflow(backend: Any, workflow_cls: type) -> None:
+    """Register the workflow type and its module's activity types (once per process)."""
+    backend.register_workflow_type(
+        workflow_cls.type_name(),
+        workflow_cls.version,
+        workflow_cls.task_list,
+        execution_timeout=workflow_cls.execution_timeout,
+        decision_task_timeout=workflow_cls.decision_task_timeout,
+        child_policy=workflow_cls.child_policy,
+    )
+    for act in module_activities(workflow_cls):
+        backend.register_activity_type(act.name, act.version, act.task_list)
+
+
+def register_workflows(backend: Any, workflow_classes: Iterable[type]) -> None:
+    """`register_workflow` for each class."""
+    for cls in workflow_classes:
+        register_workflow(backend, cls)
+
+
+# --------------------------------------------------------------------------------------------
+# starting
+# --------------------------------------------------------------------------------------------
+
+
+def resolve_domain(domain: str | None) -> str:
+    """--domain, else SWF_DOMAIN, else a one-line error saying how to give one."""
+    domain = domain or os.environ.get("SWF_DOMAIN", "").strip() or None
+    if not domain:
+        raise UserError("No SWF domain given: pass --domain D or set SWF_DOMAIN")
+    return domain
+
+
+def default_workflow_id(workflow_cls: type) -> str:
+    """`<type name>-<UTC timestamp>-<random>`: readable, sortable, unique within one second."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    suffix = uuid.uuid4().hex[:10]
+    tail = f"-{stamp}-{suffix}"
+    return workflow_cls.type_name()[: MAX_WORKFLOW_ID - len(tail)] + tail
+
+
+def start_execution(
+    backend: Any,
+    workflow_cls: type,
+    args: Sequence[Any] = (),
+    kwargs: dict[str, Any] | None = None,
+    *,
+    workflow_id: str | None = None,
+    task_list: str | None = None,
+    execution_timeout: int | None = None,
+    tags: Sequence[str] | None = None,
+    register: bool = True,
+) -> tuple[str, str]:
+    """Register (idempotent), then StartWorkflowExecution; returns (workflow_id, run_id).
+
+    The input is jumbo-encoded (too large without a bucket: PayloadTooLarge). The execution
+    timeout is the option or the class's own, sent explicitly, never capped.
+    """
+    input_text = jumbo.encode_field(
+        "input", encoding.encode_call(list(args), dict(kwargs or {})), encoding.MAX_INPUT
+    )
+    if register:
+        backend.check_domain()
+        register_workflow(backend, workflow_cls)
+    workflow_id = workflow_id or default_workflow_id(workflow_cls)
+    tag_list = list(tags) if tags else list(getattr(workflow_cls, "tags", ()) or ())
+    run_id = backend.start_workflow_execution(
+        workflow_id,
+        workflow_cls.type_name(),
+        workflow_cls.version,
+        input=input_text,
+        task_list=task_list or workflow_cls.task_list,
+        execution_timeout=int(execution_timeout or workflow_cls.execution_timeout),
+        decision_task_timeout=int(workflow_cls.decision_task_timeout),
+        child_policy=workflow_cls.child_policy,
+        tags=tag_list[:5] or None,
+    )
+    log.info("started %s run %s", workflow_id, run_id)
+    return workflow_id, run_id
+
+
+# --------------------------------------------------------------------------------------------
+# waiting
+# --------------------------------------------------------------------------------------------
+
+
+def _decode_json(text: str | None) -> Any:
+    raw = jumbo.decode_field(text)
+    try:
+        return encoding.loads(raw)
+    except ValueError:
+        return raw
+
+
+def outcome_from_event(workflow_id: str, run_id: str, event: dict[str, Any]) -> WorkflowOutcome:
+    """Read a close event into a WorkflowOutcome (fields jumbo-decoded)."""
+    event_type = event["eventType"]
+    status = _CLOSE_EVENTS[event_type]
+    attrs = event.get(event_type[0].lower() + event_type[1:] + "EventAttributes") or {}
+    outcome = WorkflowOutcome(workflow_id, run_id, status)
+    if status == "COMPLETED":
+        outcome.result = _decode_json(attrs.get("result"))
+        return outcome
+    details = _decode_json(attrs.get("details")) if attrs.get("details") else None
+    reason = attrs.get("reason") or attrs.get("cause")
+    if status == "TIMED_OUT":
+        reason = f"execution timed out ({attrs.get('timeoutType', 'START_TO_CLOSE')})"
+    if isinstance(details, dict) and details.get("reason"):
+        reason = details["reason"]
+    outcome.reason = reason or status.lower()
+    outcome.details = details
+    if status == "CONTINUED_AS_NEW":
+        outcome.details = {"newExecutionRunId": attrs.get("newExecutionRunId")}
+    return outcome
+
+
+def _close_event(backend: Any, workflow_id: str, run_id: str) -> dict[str, Any] | None:
+    """The execution's close event: the newest event (one small page on SWF; moto sends all)."""
+    response = backend._call(
+        "get_workflow_execution_history",
+        context={"workflow_id": workflow_id, "run_id": run_id},
+        domain=backend.domain,
+        execution={"workflowId": workflow_id, "runId": run_id},
+        reverseOrder=True,
+        maximumPageSize=1,
+    )
+    for event in response.get("events", []):
+        if event["eventType"] in _CLOSE_EVENTS:
+            return event
+    # A server that ignores reverseOrder: look at the whole history.
+    for event in reversed(backend.get_workflow_execution_history(workflow_id, run_id)):
+        if event["eventType"] in _CLOSE_EVENTS:
+            return event
+    return None
+
+
+def wait_for_close(
+    backend: Any,
+    workflow_id: str,
+    run_id: str,
+    timeout: float | None = None,
+    *,
+    check: Callable[[], None] | None = None,
+) -> WorkflowOutcome:
+    """Wait until the run closes (following continue-as-new) and return how it ended.
+
+    DescribeWorkflowExecution with a growing delay (20 ms up to 1 s), then one history read.
+    `check` is called between calls and may raise to stop waiting (e.g. a child process died).
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = WAIT_FIRST_DELAY
+    while True:
+        if check is not None:
+            check()
+        info = backend.describe_workflow_execution(workflow_id, run_id)
+        if info.get("executionInfo", {}).get("executionStatus") == "CLOSED":
+            event = _close_event(backend, workflow_id, run_id)
+            if event is None:
+                raise ReplayflowError(f"{workflow_id} ({run_id}) is closed but has no close event")
+            outcome = outcome_from_event(workflow_id, run_id, event)
+            new_run = (outcome.details or {}).get("newExecutionRunId") if (
+                outcome.status == "CONTINUED_AS_NEW") else None
+            if not new_run:
+                return outcome
+            run_id = new_run
+            delay = WAIT_FIRST_DELAY
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
+            raise WaitTimedOut(f"{workflow_id} ({run_id}) still open after {timeout:g} s")
+        pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+        time.sleep(pause)
+        delay = min(delay * WAIT_FACTOR, WAIT_MAX_DELAY)
+
+
+def one_line(text: str | None) -> str:
+    """A reason fit for one stderr line."""
+    return " ".join((text or "").split()) or "no reason given"
+
+
+# --------------------------------------------------------------------------------------------
+# the CLI's entry point
+# --------------------------------------------------------------------------------------------
+
+
+def start_on_swf(
+    cls: type,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    domain: str | None,
+    workflow_id: str | None = None,
+    task_list: str | None = None,
+    execution_timeout: int | None = None,
+    tags: Sequence[str] | None = None,
+    wait: bool = False,
+) -> None:
+    """`workflow.start` on SWF: print `<workflow_id> <run_id>`, or with `wait` the result JSON.
+
+    With `wait`, a run that does not complete raises a ReplayflowError (CLI: one line, exit 1).
+    """
+    from .backends.swf import SwfBackend
+
+    backend = SwfBackend(resolve_domain(domain))
+    workflow_id, run_id = start_execution(
+        backend, cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
+        execution_timeout=execution_timeout, tags=tags,
+    )
+    if not wait:
+        print(f"{workflow_id} {run_id}", flush=True)
+        return
+    print(f"{workflow_id} {run_id}", file=sys.stderr, flush=True)
+    outcome = wait_for_close(backend, workflow_id, run_id)
+    if outcome.ok:
+        print(json.dumps(outcome.result), flush=True)
+        return
+    raise ReplayflowError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}")
+
+
+# --------------------------------------------------------------------------------------------
+# standalone: decider + worker children, one run, then cleanup
+# --------------------------------------------------------------------------------------------
+
+#: How long children get to exit after SIGTERM before their process groups are killed.
+CHILD_GRACE = 3.0
+
+
+class ChildProcesses:
+    """The decider and worker processes of one `standalone` run, always cleaned up.
+
+    Each child gets its own process group (so a worker's activity processes go with it) and,
+    on Linux, dies with its parent even if the parent is SIGKILLed (PR_SET_PDEATHSIG).
+    """
+
+    def __init__(self) -> None:
+        self.procs: list[tuple[str, Any]] = []
+
+    def spawn(self, label: str, argv: list[str]) -> None:
+        import subprocess
+
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(),
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        self.procs.append((label, proc))
+        log.info("started %s (pid %d): %s", label, proc.pid, " ".join(argv[3:]))
+
+    def check(self) -> None:
+        """Raise if a child exited before the run ended (it would never end otherwise)."""
+        for label, proc in self.procs:
+            code = proc.poll()
+            if code is not None:
+                raise ReplayflowError(
+                    f"the {label} exited early with code {code} (its error is above on stderr)")
+
+    def stop(self, grace: float = CHILD_GRACE) -> None:
+        """SIGTERM every child's group, wait up to `grace` seconds, SIGKILL what is left."""
+        import signal
+
+        for _label, proc in self.procs:
+            if proc.poll() is None:
+                _signal_group(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for _label, proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except Exception:  # noqa: BLE001 - TimeoutExpired: kill below
+                pass
+        for _label, proc in self.procs:
+            _signal_group(proc.pid, signal.SIGKILL)  # also reaps stray grandchildren
+            if proc.poll() is None:
+                proc.wait()
+        self.procs.clear()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    try:
+        os.killpg(pid, signum)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the standalone process dies (Linux only)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: BLE001 - best effort: the parent's own cleanup still runs
+        pass
+
+
+def run_standalone(
+    workflow_cls: type,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    *,
+    domain: str | None,
+    workflow_id: str | None = None,
+    execution_timeout: int | None = None,
+    tags: Sequence[str] | None = None,
+    workers: int = 1,
+    processes: int | None = None,
+    task_list: str | None = None,
+) -> WorkflowOutcome:
+    """Run one workflow with a private decider and worker(s) as child processes; clean up.
+
+    Decisions and activities all go to one task list unique to this run (the decider routes
+    every activity there), so nothing else can steal or serve its tasks, and a single worker
+    serves every activity, whatever task list it declares. The children are stopped on any
+    exit; an interrupted run still open is terminated (no decider would ever serve it).
+    """
+    from .backends.swf import SwfBackend
+
+    domain = resolve_domain(domain)
+    task_list = task_list or f"standalone-{uuid.uuid4().hex[:16]}"
+    path = f"{workflow_cls.__module__}.{workflow_cls.__qualname__}"
+    python = [sys.executable, "-m", "replayflow"]
+    children = ChildProcesses()
+    backend = SwfBackend(domain)
+    started: tuple[str, str] | None = None
+    closed = False
+    try:
+        # Children first: their start-up (imports) overlaps our registration and start.
+        children.spawn("decider", python + [
+            "decider.start", "--domain", domain, "--task-list", task_list,
+            "--activity-task-list", task_list, path])
+        for i in range(max(1, workers)):
+            argv = python + ["worker.start", "--domain", domain, "--task-list", task_list]
+            if processes:
+                argv += ["--processes", str(processes)]
+            children.spawn(f"worker {i + 1}" if workers > 1 else "worker", argv)
+        started = start_execution(
+            backend, workflow_cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
+            execution_timeout=execution_timeout, tags=tags)
+        print(f"{started[0]} {started[1]}", file=sys.stderr, flush=True)
+        outcome = wait_for_close(backend, *started, check=children.check)
+        closed = True
+        return outcome
+    finally:
+        if started is not None and not closed:
+            try:
+                backend.terminate(started[0], started[1], reason="standalone run interrupted")
+            except Exception as exc:  # noqa: BLE001 - cleanup must go on
+                log.warning("could not terminate %s: %s", started[0], exc)
+        children.stop()
+
+
+__all__ = [
+    "WaitTimedOut",
+    "WorkflowOutcome",
+    "default_workflow_id",
+    "module_activities",
+    "outcome_from_event",
+    "register_workflow",
+    "register_workflows",
+    "resolve_domain",
+    "run_standalone",
+    "start_execution",
+    "start_on_swf",
+    "wait_for_close",
+]

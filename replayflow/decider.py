@@ -1,0 +1,390 @@
+"""The decider: poll decision tasks, drive each execution's engine state, answer with decisions.
+
+A decision must not cost a replay of the whole history, so live executions stay in an LRU cache
+keyed by run id, and SWF is asked to bring each execution's next decision task back here
+("decider affinity"): every answer names this process's own sticky task list, which it polls with
+startAtPreviousStartedEvent so SWF sends only the new events. A cached state is trusted only when
+the task continues exactly where it stopped (same previous started event, no gap, no timed-out
+decision in between); anything else is a miss, answered by a full fetch and a fresh replay
+through the same code path. Engine states (greenlets) are only ever touched by the thread that
+calls `run()`; the two poller threads just hand tasks over.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import encoding, jumbo
+from .backends.swf import default_identity
+from .client import register_workflows
+from .engine.replay import ExecutionState
+from .errors import NonDeterministicWorkflow, PayloadTooLarge, ReplayflowError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_SIZE = 1000
+#: How long the next decision task may wait on our sticky list before SWF gives it to anyone.
+STICKY_SCHEDULE_TO_START = 5
+MAX_TASK_LIST = 256
+POLL_ERROR_FIRST_DELAY = 1.0
+POLL_ERROR_MAX_DELAY = 30.0
+
+#: Decision attribute fields that may carry a jumbo payload, by decision type.
+_JUMBO_FIELDS: dict[str, tuple[str, ...]] = {
+    "ScheduleActivityTask": ("input", "control"),
+    "CompleteWorkflowExecution": ("result",),
+    "FailWorkflowExecution": ("details",),
+    "CancelWorkflowExecution": ("details",),
+    "RecordMarker": ("details",),
+    "ContinueAsNewWorkflowExecution": ("input",),
+    "StartChildWorkflowExecution": ("input", "control"),
+    "SignalExternalWorkflowExecution": ("input", "control"),
+    "RequestCancelExternalWorkflowExecution": ("control",),
+}
+_FIELD_LIMITS = {
+    "input": encoding.MAX_INPUT,
+    "result": encoding.MAX_RESULT,
+    "details": encoding.MAX_DETAILS,
+    "control": encoding.MAX_CONTROL,
+}
+_CLOSE_DECISIONS = frozenset({
+    "CompleteWorkflowExecution",
+    "FailWorkflowExecution",
+    "CancelWorkflowExecution",
+    "ContinueAsNewWorkflowExecution",
+})
+#: Client errors that will be the same on every retry: answer with a failure instead.
+_PERMANENT_CODES = frozenset({"ValidationException", "SerializationException"})
+
+
+def _attrs_name(decision_type: str) -> str:
+    return decision_type[0].lower() + decision_type[1:] + "DecisionAttributes"
+
+
+def sticky_task_list(task_list: str, identity: str | None = None) -> str:
+    """`<task_list>-sticky-<unique>`, cut to SWF's 256 characters on the task-list side."""
+    unique = identity or uuid.uuid4().hex
+    tail = f"-sticky-{unique}"[: MAX_TASK_LIST // 2]
+    return task_list[: MAX_TASK_LIST - len(tail)] + tail
+
+
+def fail_decision(reason: str, details: Any = None) -> dict[str, Any]:
+    """A FailWorkflowExecution decision; a long reason is cut and kept whole in details."""
+    short, full = jumbo.split_reason(reason)
+    attrs: dict[str, Any] = {"reason": short}
+    if details is not None or full is not None:
+        payload = details if isinstance(details, dict) else {"details": details}
+        attrs["details"] = encoding.dumps({**payload, "reason": reason})
+    return {"decisionType": "FailWorkflowExecution",
+            "failWorkflowExecutionDecisionAttributes": attrs}
+
+
+@dataclass
+class DeciderStats:
+    """What the cache did; tests and logs read it."""
+
+    tasks: int = 0
+    hits: int = 0
+    misses: int = 0
+    full_fetches: int = 0
+    evictions: int = 0
+    events_fed: int = 0
+
+
+class Decider:
+    """Poll -> engine -> respond for the given workflow classes on one task list."""
+
+    def __init__(
+        self,
+        backend: Any,
+        workflows: Mapping[str, type],
+        task_list: str,
+        *,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        identity: str | None = None,
+        sticky: bool = True,
+        sticky_timeout: int = STICKY_SCHEDULE_TO_START,
+        activity_task_list: str | None = None,
+    ) -> None:
+        self.backend = backend
+        self.workflows = dict(workflows)
+        self.task_list = task_list
+        self.cache_size = max(0, int(cache_size))
+        self.identity = identity or default_identity()
+        # Affinity only pays when there is a cache to come back to.
+        self.sticky_list = (
+            sticky_task_list(task_list, uuid.uuid4().hex) if sticky and self.cache_size else None
+        )
+        self.sticky_timeout = sticky_timeout
+        #: Route every scheduled activity (and child workflow) here: `standalone` isolates a run.
+        self.activity_task_list = activity_task_list
+        self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
+        self.stats = DeciderStats()
+
+    # ------------------------------------------------------------------ start-up
+    def register(self) -> None:
+        """Check the domain; register our workflow types and their modules' activities."""
+        self.backend.check_domain()
+        register_workflows(self.backend, self.workflows.values())
+
+    # ------------------------------------------------------------------ the loop
+    def run(self, stop_event: threading.Event | None = None) -> None:
+        """Decide until `stop_event` is set; the task in hand (and any in flight) is finished."""
+        stop = stop_event or threading.Event()
+        tasks: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue()
+        pollers = [
+            threading.Thread(target=self._poll_loop, args=(self.task_list, False, tasks, stop),
+                             name="decider-poll-shared", daemon=True)
+        ]
+        if self.sticky_list:
+            pollers.append(threading.Thread(
+                target=self._poll_loop, args=(self.sticky_list, True, tasks, stop),
+                name="decider-poll-sticky", daemon=True))
+        for thread in pollers:
+            thread.start()
+        log.info("decider %s polling %s%s for %s", self.identity, self.task_list,
+                 f" and {self.sticky_list}" if self.sticky_list else "",
+                 ", ".join(sorted(self.workflows)))
+        try:
+            while True:
+                try:
+                    task, done = tasks.get(timeout=0.1)
+                except queue.Empty:
+                    if stop.is_set() and not any(t.is_alive() for t in pollers):
+                        break
+                    continue
+                try:
+                    self.process(task)
+                except Exception:  # noqa: BLE001 - one bad task must not stop the decider
+                    log.exception("decision task for %s failed",
+                                  task.get("workflowExecution", {}).get("workflowId"))
+                finally:
+                    done.set()
+        finally:
+            stop.set()
+            for run_id in list(self.cache):
+                self._drop(run_id)
+        log.info("decider %s stopped", self.identity)
+
+    def _poll_loop(self, task_list: str, sticky: bool,
+                   tasks: queue.Queue[tuple[dict[str, Any], threading.Event]],
+                   stop: threading.Event) -> None:
+        delay = POLL_ERROR_FIRST_DELAY
+        while not stop.is_set():
+            try:
+                task = self.backend.poll_for_decision_task(
+                    task_list, self.identity, start_at_previous_started_event=sticky)
+            except Exception as exc:  # noqa: BLE001 - keep polling through outages
+                log.warning("polling %s failed: %s; retrying in %.0f s", task_list, exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, POLL_ERROR_MAX_DELAY)
+                continue
+            delay = POLL_ERROR_FIRST_DELAY
+            if task is None:
+                log.debug("empty poll on %s", task_list)
+                continue
+            # Hand over and wait: greenlets live on the engine thread, and holding more than one
+            # task per poller would only make tasks wait (their start-to-close timeout runs).
+            done = threading.Event()
+            tasks.put((task, done))
+            done.wait()
+
+    # ------------------------------------------------------------------ one task
+    def process(self, task: dict[str, Any]) -> None:
+        """Handle one polled task and respond to it (or, deliberately, not)."""
+        execution = task["workflowExecution"]
+        run_id = execution["runId"]
+        try:
+            decisions = self.handle_task(task)
+        except NonDeterministicWorkflow as exc:
+            log.error("workflow %s (run %s) does not match its history: %s; not answering, "
+                      "the decision task will time out and be retried once the code is fixed",
+                      execution["workflowId"], run_id, exc)
+            self._drop(run_id)
+            return
+        except Exception:
+            self._drop(run_id)
+            raise
+        self.respond(task, decisions)
+
+    def respond(self, task: dict[str, Any], decisions: list[dict[str, Any]]) -> None:
+        """Prepare (jumbo fields, type registration) and send; drop the state on any failure."""
+        execution = task["workflowExecution"]
+        run_id = execution["runId"]
+        try:
+            prepared = self.prepare(decisions)
+        except PayloadTooLarge as exc:
+            log.error("workflow %s: %s; failing the execution", execution["workflowId"], exc)
+            self._drop(run_id)
+            prepared = [fail_decision(f"decider: a decision field is too large: {exc}")]
+        except Exception:
+            self._drop(run_id)
+            raise
+        try:
+            self._send(task["taskToken"], prepared)
+        except ReplayflowError as exc:
+            self._drop(run_id)
+            if _aws_code(exc) not in _PERMANENT_CODES:
+                log.warning("could not answer the decision task of %s: %s",
+                            execution["workflowId"], exc)
+                return
+            log.error("SWF rejected the decisions for %s: %s; failing the execution",
+                      execution["workflowId"], exc)
+            self._send(task["taskToken"], [fail_decision(
+                f"decider: SWF rejected the decisions: {exc}")])
+            return
+        if any(d["decisionType"] in _CLOSE_DECISIONS for d in prepared):
+            self._drop(run_id)  # no more decision tasks are coming for this run
+
+    def _send(self, token: str, decisions: list[dict[str, Any]]) -> None:
+        self.backend.respond_decision_task_completed(
+            token, decisions, task_list=self.sticky_list,
+            schedule_to_start_timeout=self.sticky_timeout if self.sticky_list else None)
+
+    def handle_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
+        """The decisions for one decision task (no respond; fetches history only on a miss)."""
+        self.stats.tasks += 1
+        execution = task["workflowExecution"]
+        run_id = execution["runId"]
+        type_name = task["workflowType"]["name"]
+        cls = self.workflows.get(type_name)
+        if cls is None:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            reason = (f"decider: unknown workflow type {type_name!r}; this decider knows: "
+                      f"{known}")
+            log.error("%s (execution %s)", reason, execution["workflowId"])
+            return [fail_decision(reason)]
+        events = task.get("events") or []
+        started_id = task.get("startedEventId") or (events[-1]["eventId"] if events else 0)
+        state = self.cache.pop(run_id, None)
+        new_events = self._continuation(state, task, events) if state is not None else None
+        if state is not None and (new_events is None or state.workflow_cls is not cls):
+            log.debug("cache stale for %s: previous started %s, cached %s", run_id,
+                      task.get("previousStartedEventId"), state.last_started_event_id)
+            state.discard()
+            state = None
+            new_events = None
+        if state is None:
+            self.stats.misses += 1
+            if not events or events[0]["eventId"] != 1:
+                self.stats.full_fetches += 1
+                events = self.backend.get_workflow_execution_history(
+                    execution["workflowId"], run_id)
+            new_events = [e for e in events if e["eventId"] <= started_id] if (
+                events and events[-1]["eventId"] > started_id) else events
+            state = ExecutionState(cls, workflow_id=execution["workflowId"], run_id=run_id,
+                                   decode=jumbo.decode_field)
+        else:
+            self.stats.hits += 1
+        assert new_events is not None
+        self.stats.events_fed += len(new_events)
+        decisions = state.handle(new_events)
+        if self.activity_task_list:
+            decisions = [self._route(d) for d in decisions]
+        if not state.closed and self.cache_size:
+            self._put(run_id, state)
+        else:
+            state.discard()
+        return decisions
+
+    def _continuation(self, state: ExecutionState, task: dict[str, Any],
+                      events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+        """The events after what `state` has seen, or None when the cache cannot be trusted."""
+        if task.get("previousStartedEventId") != state.last_started_event_id:
+            return None  # another decider answered in between, or we never answered
+        if not events:
+            return None
+        last = state.last_event_id
+        first_id = events[0]["eventId"]
+        if first_id > last + 1:
+            return None  # a gap: events we never saw
+        start = last - first_id + 1
+        if not (0 <= start <= len(events)) or (start and events[start - 1]["eventId"] != last):
+            start = next((i for i, e in enumerate(events) if e["eventId"] > last), len(events))
+        new = events[start:]
+        if any(e["eventType"] == "DecisionTaskTimedOut" for e in new):
+            return None  # our last answer never arrived: never trust what we planned
+        return new
+
+    def _route(self, decision: dict[str, Any]) -> dict[str, Any]:
+        kind = decision["decisionType"]
+        if kind not in ("ScheduleActivityTask", "StartChildWorkflowExecution"):
+            return decision
+        name = _attrs_name(kind)
+        attrs = {**decision[name], "taskList": {"name": self.activity_task_list}}
+        return {**decision, name: attrs}
+
+    # ------------------------------------------------------------------ the cache
+    def _put(self, run_id: str, state: ExecutionState) -> None:
+        self.cache[run_id] = state
+        self.cache.move_to_end(run_id)
+        while len(self.cache) > self.cache_size:
+            _old_id, old = self.cache.popitem(last=False)
+            self.stats.evictions += 1
+            old.discard()
+
+    def _drop(self, run_id: str) -> None:
+        state = self.cache.pop(run_id, None)
+        if state is not None:
+            state.discard()
+
+    # ------------------------------------------------------------------ before sending
+    def prepare(self, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Fit fields to SWF's limits (jumbo) and register new types before they are used."""
+        out = []
+        for decision in decisions:
+            kind = decision["decisionType"]
+            name = _attrs_name(kind)
+            attrs = decision.get(name)
+            if attrs is None:
+                out.append(decision)
+                continue
+            changed = dict(attrs)
+            for field in _JUMBO_FIELDS.get(kind, ()):
+                text = changed.get(field)
+                if text is not None and len(text) > _FIELD_LIMITS[field]:
+                    changed[field] = jumbo.encode_field(field, text, _FIELD_LIMITS[field])
+            reason = changed.get("reason")
+            if reason is not None and len(reason) > encoding.MAX_REASON:
+                short, full = jumbo.split_reason(reason)
+                changed["reason"] = short
+                if not changed.get("details"):
+                    changed["details"] = jumbo.encode_field(
+                        "details", encoding.dumps({"reason": full}), encoding.MAX_DETAILS)
+            self._register_for(kind, changed)
+            out.append({**decision, name: changed})
+        return out
+
+    def _register_for(self, kind: str, attrs: dict[str, Any]) -> None:
+        if kind == "ScheduleActivityTask":
+            activity_type = attrs["activityType"]
+            self.backend.register_activity_type(
+                activity_type["name"], activity_type["version"],
+                (attrs.get("taskList") or {}).get("name") or self.task_list)
+        elif kind == "StartChildWorkflowExecution":
+            workflow_type = attrs["workflowType"]
+            self.backend.register_workflow_type(
+                workflow_type["name"], workflow_type["version"],
+                (attrs.get("taskList") or {}).get("name") or self.task_list,
+                execution_timeout=attrs.get("executionStartToCloseTimeout") or "NONE",
+                decision_task_timeout=attrs.get("taskStartToCloseTimeout") or 300,
+                child_policy=attrs.get("childPolicy") or "TERMINATE",
+            )
+
+
+def _aws_code(exc: BaseException) -> str | None:
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None
+
+
+__all__ = ["DEFAULT_CACHE_SIZE", "Decider", "DeciderStats", "fail_decision", "sticky_task_list"]
