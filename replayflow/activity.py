@@ -55,7 +55,7 @@ class Activity:
     def __repr__(self) -> str:
         return f"<Activity {self.name} v{self.version} on {self.task_list!r}>"
 
-    @property
+    @functools.cached_property
     def timeouts(self) -> dict[str, str]:
         """The four SWF timeouts, as ScheduleActivityTask decision attributes."""
         return {
@@ -137,9 +137,18 @@ def as_activity(obj: Any) -> Activity:
         return act
 
 
+_found: dict[str, Activity] = {}
+
+
 def find_activity(name: str) -> Activity:
     """Resolve an activity type name (`module.qualname`) back to its Activity, by import."""
-    module_name, _, attr_path = name.rpartition(".")
+    found = _found.get(name)
+    if found is None:
+        found = _found[name] = _import_activity(name)
+    return found
+
+
+def _import_activity(name: str) -> Activity:
     candidates = []
     # Try the longest module prefix first, so `pkg.mod.Class.method` works too.
     parts = name.split(".")

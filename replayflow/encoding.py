@@ -26,10 +26,13 @@ class NotSerializable(TypeError):
     """A value cannot be written as JSON."""
 
 
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=True).encode
+
+
 def dumps(value: Any) -> str:
     """Compact, key-sorted JSON, so the same value always encodes to the same string."""
     try:
-        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+        return _encode(value)
     except (TypeError, ValueError) as exc:
         raise NotSerializable(f"value is not JSON-serialisable: {exc}") from None
 

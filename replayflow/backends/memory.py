@@ -9,6 +9,7 @@ ExecutionState; activity threads only post their outcomes to a queue.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import itertools
 import logging
@@ -19,7 +20,6 @@ import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +33,11 @@ from ..history import HistoryFile
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_WORKERS = 32
+# An activity type seen to finish faster than this runs on the loop thread from then on: handing
+# a trivial call to a pool thread and back costs more than the call itself. The first inline call
+# whose cost (a moving average) goes over it sends the type back to the pool for the rest of the
+# run.
+DEFAULT_INLINE_THRESHOLD = 0.001
 
 _CLOSE_EVENTS = {
     "CompleteWorkflowExecution": "WorkflowExecutionCompleted",
@@ -51,8 +56,14 @@ _STATUS = {
 }
 
 
+_ATTRS_KEYS: dict[str, str] = {}
+
+
 def _attrs_key(event_type: str) -> str:
-    return event_type[0].lower() + event_type[1:] + "EventAttributes"
+    key = _ATTRS_KEYS.get(event_type)
+    if key is None:
+        key = _ATTRS_KEYS[event_type] = event_type[0].lower() + event_type[1:] + "EventAttributes"
+    return key
 
 
 def _check_size(name: str, text: str | None, limit: int) -> str | None:
@@ -143,16 +154,22 @@ class MemoryBackend:
         encode_field: Callable[[str, str | None, int], str | None] | None = None,
         decode_field: Callable[[str | None], str | None] | None = None,
         workflow_registry: dict[str, type] | None = None,
+        inline_threshold: float = DEFAULT_INLINE_THRESHOLD,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         self.max_workers = max_workers
+        self.inline_threshold = inline_threshold
+        self._fast: dict[str, bool] = {}  # activity type -> may run inline
+        self._inline_cost: dict[str, float] = {}  # activity type -> moving average (s)
+        self._inline: deque[OpenActivity] = deque()
         self.encode_field = encode_field or _check_size
         self.decode_field = decode_field or (lambda text: text)
         self.executions: dict[str, LocalExecution] = {}  # by workflow id: the latest run
         self.all_runs: list[LocalExecution] = []
         self.workflow_registry = dict(workflow_registry or {})
-        self._pool: ThreadPoolExecutor | None = None
+        self._work: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads = 0
         self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
         self._decisions: deque[LocalExecution] = deque()
         self._waiting_to_start: deque[OpenActivity] = deque()
@@ -179,9 +196,15 @@ class MemoryBackend:
         return self.run_until_closed(execution)
 
     def run_until_closed(self, execution: LocalExecution) -> LocalResult:
+        # A run allocates many small, long-lived dicts (its history); the default collector
+        # thresholds would rescan them over and over. Collect less often while we run.
+        thresholds = gc.get_threshold()
+        gc.set_threshold(max(thresholds[0], 50_000), max(thresholds[1], 50),
+                         max(thresholds[2], 100))
         try:
             self._loop(lambda: self._last_run(execution).closed)
         finally:
+            gc.set_threshold(*thresholds)
             self.shutdown()
         return self.result_of(execution)
 
@@ -219,9 +242,10 @@ class MemoryBackend:
         self._outcomes.put(("terminate", workflow_id, reason))
 
     def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Let idle activity threads exit; a thread still inside an activity is a daemon."""
+        for _ in range(self._threads):
+            self._work.put(None)
+        self._threads = 0
 
     # ------------------------------------------------------------------ history
     def _append(self, ex: LocalExecution, event_type: str, attrs: dict) -> dict:
@@ -291,8 +315,11 @@ class MemoryBackend:
     def _loop(self, finished: Callable[[], bool]) -> None:
         outcomes = self._outcomes
         while True:
-            while self._decisions:
-                self._decide(self._decisions.popleft())
+            while self._decisions or self._inline:
+                while self._decisions:
+                    self._decide(self._decisions.popleft())
+                if self._inline:
+                    self._run_inline(self._inline.popleft())
             if finished():
                 return
             timeout = None
@@ -302,7 +329,8 @@ class MemoryBackend:
                     self._fire_due_timers(now)
                     continue
                 timeout = self._timers[0][0] - now
-            if not self._running and not self._waiting_to_start and self._only_run_timers():
+            if not self._running and not self._waiting_to_start and not self._inline \
+                    and self._only_run_timers():
                 self._report_stuck()
             try:
                 message = outcomes.get(timeout=timeout)
@@ -341,8 +369,8 @@ class MemoryBackend:
     def _handle(self, message: tuple) -> None:
         kind = message[0]
         if kind == "done":
-            _, activity, outcome = message
-            self._activity_done(activity, outcome)
+            _, activity, outcome, elapsed = message
+            self._activity_done(activity, outcome, elapsed)
         elif kind == "signal":
             _, workflow_id, run_id, name, input_text = message
             ex = self.executions.get(workflow_id)
@@ -435,7 +463,9 @@ class MemoryBackend:
             ex, scheduled["eventId"], activity_id, attrs["activityType"]["name"], input_text,
             _seconds(attrs.get("startToCloseTimeout")), _seconds(attrs.get("heartbeatTimeout")))
         ex.open_activities[activity_id] = activity
-        if self._running < self.max_workers:
+        if self._fast.get(activity.type_name):
+            self._inline.append(activity)
+        elif self._running < self.max_workers:
             self._start_activity(activity)
         else:
             self._waiting_to_start.append(activity)
@@ -447,21 +477,51 @@ class MemoryBackend:
         activity.started_event_id = started["eventId"]
         activity.last_heartbeat = time.monotonic()
         self._running += 1
-        attempt_text = activity.activity_id.rpartition("#")
-        ctx = ActivityContext(
-            workflow_id=ex.workflow_id, run_id=ex.run_id, activity_id=activity.activity_id,
-            task_id=attempt_text[0] or activity.activity_id,
-            attempt=int(attempt_text[2]) if attempt_text[2].isdigit() else 1,
-            task_list=None, _heartbeat=self._heartbeat_fn(activity))
-        activity.context = ctx
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix="activity")
-        self._pool.submit(self._execute, activity, ctx)
+        ctx = self._context_for(activity)
+        if self._threads < self._running:
+            self._threads += 1
+            threading.Thread(target=self._work_loop, name=f"activity-{self._threads}",
+                             daemon=True).start()
+        self._work.put((activity, ctx))
         if activity.start_to_close is not None:
             self._add_timer(activity.start_to_close,
                             lambda: self._activity_timed_out(activity, "START_TO_CLOSE"))
         if activity.heartbeat_timeout is not None:
             self._arm_heartbeat_check(activity)
+
+    def _run_inline(self, activity: OpenActivity) -> None:
+        """Run a known-fast activity on the loop thread (see DEFAULT_INLINE_THRESHOLD)."""
+        ex = activity.execution
+        if ex.open_activities.get(activity.activity_id) is not activity:
+            return  # cancelled or closed while queued
+        started = self._append(ex, "ActivityTaskStarted", {
+            "scheduledEventId": activity.scheduled_event_id, "identity": "local"})
+        activity.started_event_id = started["eventId"]
+        ctx = self._context_for(activity)
+        begin = time.perf_counter()
+        outcome = run_activity(activity.type_name, activity.input, ctx, self.decode_field)
+        elapsed = time.perf_counter() - begin
+        # A moving average, so that one garbage-collector pause does not demote a trivial type
+        # while one genuinely slow call does.
+        average = self._inline_cost.get(activity.type_name, 0.0) * 0.9 + elapsed * 0.1
+        self._inline_cost[activity.type_name] = average
+        if average >= self.inline_threshold:
+            self._fast[activity.type_name] = False
+        if activity.start_to_close is not None and elapsed > activity.start_to_close:
+            self._activity_timed_out(activity, "START_TO_CLOSE")
+            return
+        self._record_outcome(activity, outcome)
+
+    def _context_for(self, activity: OpenActivity) -> ActivityContext:
+        ex = activity.execution
+        task_id, _, attempt = activity.activity_id.rpartition("#")
+        ctx = ActivityContext(
+            workflow_id=ex.workflow_id, run_id=ex.run_id, activity_id=activity.activity_id,
+            task_id=task_id or activity.activity_id,
+            attempt=int(attempt) if attempt.isdigit() else 1,
+            _heartbeat=self._heartbeat_fn(activity))
+        activity.context = ctx
+        return ctx
 
     def _heartbeat_fn(self, activity: OpenActivity) -> Callable[[str | None], bool]:
         def heartbeat(details: str | None) -> bool:
@@ -481,16 +541,33 @@ class MemoryBackend:
                 self._add_timer(activity.heartbeat_timeout - late, check)
         self._add_timer(activity.heartbeat_timeout or 0, check)
 
-    def _execute(self, activity: OpenActivity, ctx: ActivityContext) -> None:
-        """Runs in a pool thread: call the function, post the outcome."""
-        self._outcomes.put(("done", activity, run_activity(activity.type_name, activity.input,
-                                                           ctx, self.decode_field)))
+    def _work_loop(self) -> None:
+        """An activity thread: a plain loop over a queue, cheaper than an executor's futures."""
+        work = self._work
+        while True:
+            item = work.get()
+            if item is None:
+                return
+            self._execute(*item)
 
-    def _activity_done(self, activity: OpenActivity, outcome: tuple) -> None:
-        ex = activity.execution
+    def _execute(self, activity: OpenActivity, ctx: ActivityContext) -> None:
+        """Runs in a pool thread: call the function, post the outcome and how long it took."""
+        begin = time.perf_counter()
+        outcome = run_activity(activity.type_name, activity.input, ctx, self.decode_field)
+        self._outcomes.put(("done", activity, outcome, time.perf_counter() - begin))
+
+    def _activity_done(self, activity: OpenActivity, outcome: tuple, elapsed: float) -> None:
         self._running -= 1
+        # A pool timing includes waits for the GIL, so it may only promote a type; slow
+        # inline calls (honest timings) demote it for good.
+        if elapsed < self.inline_threshold and activity.type_name not in self._fast:
+            self._fast[activity.type_name] = True
         if self._waiting_to_start:
             self._start_activity(self._waiting_to_start.popleft())
+        self._record_outcome(activity, outcome)
+
+    def _record_outcome(self, activity: OpenActivity, outcome: tuple) -> None:
+        ex = activity.execution
         if ex.open_activities.get(activity.activity_id) is not activity:
             return  # timed out or closed already: a late answer is dropped, as SWF does
         del ex.open_activities[activity.activity_id]
@@ -546,8 +623,9 @@ class MemoryBackend:
         self._append(ex, "ActivityTaskCancelRequested", {
             "activityId": activity_id, "decisionTaskCompletedEventId": completed_id})
         activity.cancel_requested = True
-        if activity in self._waiting_to_start:  # never started: cancelled on the spot
-            self._waiting_to_start.remove(activity)
+        queued = next((q for q in (self._waiting_to_start, self._inline) if activity in q), None)
+        if queued is not None:  # never started: cancelled on the spot
+            queued.remove(activity)
             del ex.open_activities[activity_id]
             self._append(ex, "ActivityTaskCanceled", {
                 "scheduledEventId": activity.scheduled_event_id, "startedEventId": 0})

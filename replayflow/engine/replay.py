@@ -224,13 +224,15 @@ class ExecutionState:
         self._throw: BaseException | None = None
         self._random: _random.Random | None = None
         self._discarded = False
+        self._drivers: list[tuple[Future, Callable[[], bool]]] = []  # canvas, see add_driver
         self._dispatch = _DISPATCH
 
     # ------------------------------------------------------------------ feeding events
     def handle(self, events: Iterable[dict]) -> list[dict]:
         """Feed new events (up to the current DecisionTaskStarted); return the decisions to send."""
+        feed = self.feed
         for event in events:
-            self.feed(event)
+            feed(event)
         return self.decisions()
 
     def feed(self, event: dict) -> None:
@@ -238,11 +240,9 @@ class ExecutionState:
         if event_id <= self.last_event_id:
             return  # already seen (a page overlap or a resent event)
         self.last_event_id = event_id
-        handler = self._dispatch.get(event["eventType"])
-        if handler is not None:
-            event_type = event["eventType"]
-            handler(self, event, event.get(_ATTR_KEYS.get(event_type) or _attr_key(event_type))
-                    or {})
+        route = _ROUTES.get(event["eventType"])
+        if route is not None:
+            route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
 
     def decisions(self) -> list[dict]:
         """The batch to send for the current decision task (at most `max_decisions`)."""
@@ -327,6 +327,8 @@ class ExecutionState:
                         self._schedule_attempt(task)
             if self._waiting_deps:
                 progressed |= self._release_ready_tasks()
+            if self._drivers:
+                progressed |= self._step_drivers()
             if self._throw is not None and self._glet is not None and not self._glet.dead:
                 self._resume()
                 progressed = True
@@ -336,6 +338,23 @@ class ExecutionState:
                 progressed = True
             if not progressed and not self._retry_due and not self._to_judge:
                 break
+
+    def add_driver(self, future: Future, step: Callable[[], bool]) -> None:
+        """Step workflow-level code (canvas groups and chains) at every decision point.
+
+        `step()` may submit tasks and resolve futures but never blocks; it returns True when it
+        changed something. It runs in registration order until `future` is done, so a cached
+        state and a full replay step it at the same points with the same facts.
+        """
+        self._drivers.append((future, step))
+
+    def _step_drivers(self) -> bool:
+        progressed = False
+        for future, step in list(self._drivers):
+            if not future.done:
+                progressed |= step()
+        self._drivers = [d for d in self._drivers if not d[0].done]
+        return progressed
 
     def _resume(self) -> None:
         glet = self._glet
@@ -1201,4 +1220,7 @@ _DISPATCH: dict[str, Callable[[ExecutionState, dict, dict], None]] = {
     "WorkflowExecutionTimedOut": ExecutionState._on_closed,
 }
 
-_ATTR_KEYS = {event_type: _attr_key(event_type) for event_type in _DISPATCH}
+# eventType -> (handler, attributes key): one dict lookup per event, no string building.
+_ROUTES = {event_type: (handler, _attr_key(event_type)) for event_type, handler in
+           _DISPATCH.items()}
+_NO_ATTRIBUTES: dict = {}
