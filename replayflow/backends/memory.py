@@ -99,6 +99,7 @@ class LocalExecution:
     events: list[dict] = field(default_factory=list)
     fed: int = 0
     decision_scheduled: bool = False
+    decision_scheduled_id: int = 0
     closed: bool = False
     close_event: dict | None = None
     parent: LocalExecution | None = None
@@ -262,6 +263,7 @@ class MemoryBackend:
         if ex.closed or ex.decision_scheduled:
             return
         ex.decision_scheduled = True
+        ex.decision_scheduled_id = len(ex.events) + 1
         self._append(ex, "DecisionTaskScheduled", {
             "taskList": {"name": ex.workflow_cls.task_list},
             "startToCloseTimeout": str(ex.workflow_cls.decision_task_timeout),
@@ -392,7 +394,7 @@ class MemoryBackend:
         if ex.closed:
             return
         ex.decision_scheduled = False
-        scheduled_id = len(ex.events)
+        scheduled_id = ex.decision_scheduled_id
         started = self._append(ex, "DecisionTaskStarted",
                                {"scheduledEventId": scheduled_id, "identity": "local"})
         new_events = ex.events[ex.fed:]
@@ -764,7 +766,7 @@ class MemoryBackend:
                                             completed_id: int) -> None:
         type_name = attrs["workflowType"]["name"]
         workflow_id = attrs["workflowId"]
-        child_cls = self.workflow_registry.get(type_name)
+        child_cls = self.workflow_registry.get(type_name) or _loaded_workflow_class(type_name)
         base = {"workflowId": workflow_id, "workflowType": attrs["workflowType"],
                 "decisionTaskCompletedEventId": completed_id}
         if attrs.get("control") is not None:
@@ -928,6 +930,20 @@ def run_activity(type_name: str, input_text: str | None, ctx: ActivityContext,
                     encoding.dumps({"type": "TypeError", "message": full, "reason": full}))
     finally:
         reset_context(token)
+
+
+def _loaded_workflow_class(type_name: str) -> type | None:
+    """The imported Workflow subclass with this SWF type name (a child is imported with its
+    parent's module, and a custom `name` cannot be imported from its type name)."""
+    from ..workflow import Workflow
+
+    todo = list(Workflow.__subclasses__())
+    while todo:
+        cls = todo.pop(0)
+        if cls.type_name() == type_name:
+            return cls
+        todo.extend(cls.__subclasses__())
+    return None
 
 
 def _seconds(value: str | None) -> float | None:
