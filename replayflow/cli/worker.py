@@ -1,0 +1,89 @@
+"""`replayflow worker.start`: run activities from an SWF task list until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+
+from ..activity import Activity
+from ..backends.swf import SwfBackend
+from ..errors import UserError
+from ..loader import ensure_cwd_on_path
+from ..middleware import LogDuration
+from ..worker import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT, Worker
+from .app import cli, handle_errors
+
+log = logging.getLogger(__name__)
+
+
+def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None) -> int:
+    """Import each module up front; register the Activity types found in them (idempotent)."""
+    count = 0
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            raise UserError(f"--module {name}: no module named {exc.name!r}; is it on "
+                            "PYTHONPATH or in the current directory?") from None
+        except Exception as exc:  # noqa: BLE001 - a user module that crashes on import
+            raise UserError(f"--module {name}: importing it failed: "
+                            f"{type(exc).__name__}: {exc}") from None
+        for value in list(vars(module).values()):
+            if isinstance(value, Activity) and backend is not None:
+                backend.register_activity_type(value.name, value.version, value.task_list)
+                count += 1
+    return count
+
+
+@cli.command("worker.start")
+@click.option("--domain", envvar="SWF_DOMAIN", required=True, help="SWF domain [env: SWF_DOMAIN].")
+@click.option("--task-list", required=True, help="Activity task list to poll.")
+@click.option("--processes", "-N", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Activities run at the same time (one child process each).")
+@click.option("--heartbeat", type=click.FloatRange(min=0.5), default=DEFAULT_HEARTBEAT,
+              show_default=True, metavar="SECONDS",
+              help="Heartbeat interval (at most half an activity's heartbeat timeout).")
+@click.option("--grace-period", type=click.FloatRange(min=0), default=DEFAULT_GRACE_PERIOD,
+              show_default=True, metavar="SECONDS",
+              help="On SIGTERM/Ctrl-C, how long running activities may take to finish.")
+@click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
+              help="Import MODULE up front and register its activity types (repeatable).")
+@click.option("--identity", help="Poller identity recorded by SWF (default: host:pid).")
+@handle_errors
+def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
+                 grace_period: float, modules: tuple[str, ...], identity: str | None) -> None:
+    """Poll TASK_LIST and run each activity in its own supervised process.
+
+    \b
+    SIGTERM or Ctrl-C stops polling; running activities get --grace-period seconds to finish,
+    after which they are killed and reported failed. A second signal kills them at once.
+    """
+    # Signals first: a SIGTERM/Ctrl-C during start-up must also end in a clean exit 0.
+    stop = threading.Event()
+    workers: list[Worker] = []
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("second %s: killing running activities", name)
+            for worker in workers:
+                worker.kill_now()
+        else:
+            log.warning("%s: stopping (grace period %g s)", name, grace_period)
+            stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    ensure_cwd_on_path()
+    backend = SwfBackend(domain)
+    backend.check_domain()
+    import_activity_modules(modules, backend)
+    workers.append(Worker(backend, task_list, processes=processes, heartbeat=heartbeat,
+                          identity=identity, grace_period=grace_period,
+                          middlewares=[LogDuration()]))
+    workers[0].run(stop)

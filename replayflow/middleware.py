@@ -1,0 +1,57 @@
+"""Activity middlewares: the seam for cross-cutting concerns (metrics, logging context, ...).
+
+A middleware's hooks run in the activity's own process, around the call, so what they observe is
+exactly what the activity did. The worker loop never grows a branch per concern.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from .activity import ActivityContext
+
+log = logging.getLogger(__name__)
+
+
+class ActivityMiddleware:
+    """Base class with no-op hooks; override the ones you need.
+
+    `before` may raise to fail the activity without running it; errors raised by `after` and
+    `on_failure` are logged and otherwise ignored (the activity's outcome stands).
+    """
+
+    def before(self, ctx: ActivityContext) -> None:
+        """Called just before the activity function."""
+
+    def after(self, ctx: ActivityContext, result: Any) -> None:
+        """Called with the activity's return value when it returned."""
+
+    def on_failure(self, ctx: ActivityContext, exc: BaseException) -> None:
+        """Called with the exception when the activity (or a `before` hook) raised."""
+
+
+class LogDuration(ActivityMiddleware):
+    """Logs each activity's outcome and wall time at INFO (LOG_LEVEL=INFO to see them)."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or log
+        self._started: dict[str | None, float] = {}
+
+    def before(self, ctx: ActivityContext) -> None:
+        self._started[ctx.activity_id] = time.monotonic()
+
+    def _elapsed(self, ctx: ActivityContext) -> float:
+        started = self._started.pop(ctx.activity_id, None)
+        return 0.0 if started is None else time.monotonic() - started
+
+    def after(self, ctx: ActivityContext, result: Any) -> None:
+        self.log.info("activity %s completed in %.3f s", ctx.activity_id, self._elapsed(ctx))
+
+    def on_failure(self, ctx: ActivityContext, exc: BaseException) -> None:
+        self.log.info("activity %s failed in %.3f s: %s: %s", ctx.activity_id,
+                      self._elapsed(ctx), type(exc).__name__, exc)
+
+
+__all__ = ["ActivityMiddleware", "LogDuration"]

@@ -1,0 +1,494 @@
+"""The SWF activity worker: poll a task list, run each activity in a supervised child process.
+
+The parent process never runs user code. It polls, forks one child per activity, heartbeats for
+it, kills it when it overruns its start-to-close timeout (moto does not enforce it) or when the
+worker shuts down, and reports every task it took exactly once: completed, failed (with a reason
+that says why, even for a segfault), or canceled. A child that dies cannot take the worker with it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import encoding, jumbo
+from .activity import Activity, ActivityContext, find_activity
+from .backends.swf import SwfBackend, default_identity
+from .errors import ReplayflowError
+from .execution import run_activity
+from .middleware import ActivityMiddleware
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT = 60.0
+DEFAULT_GRACE_PERIOD = 30.0
+#: Never heartbeat SWF more often than this, however often the activity calls heartbeat().
+MIN_HEARTBEAT_INTERVAL = 0.5
+#: Backoff after a failed poll: doubles from the first value up to the second.
+POLL_BACKOFF = (1.0, 30.0)
+#: How long the parent waits for a child to exit after it sent its outcome.
+EXIT_WAIT = 5.0
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _mp_context() -> Any:
+    """fork where available: the child inherits imported activity modules and starts in ms."""
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+@dataclass
+class _Slot:
+    """The activity a poller thread is supervising right now."""
+
+    task_token: str
+    activity_id: str
+    wake_fd: int = -1  # a byte written here wakes the supervisor (shutdown began)
+
+    def wake(self) -> None:
+        try:
+            os.write(self.wake_fd, b"!")
+        except OSError:
+            pass
+
+
+class _ChildContext(ActivityContext):
+    """The context seen inside the child: cancellation is read from a flag the parent sets."""
+
+    def __init__(self, flag: Any, **fields: Any) -> None:
+        self._flag = flag
+        super().__init__(**fields)
+
+    @property  # type: ignore[override]
+    def cancel_requested(self) -> bool:
+        return bool(self._flag.value)
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        if value:
+            self._flag.value = 1
+
+
+def _child_main(conn: Any, type_name: str, input_text: str | None, fields: dict[str, Any],
+                flag: Any, middlewares: Sequence[ActivityMiddleware]) -> None:
+    """Entry point of the activity process: run the activity, send the outcome, exit."""
+    # Ctrl-C reaches the whole process group and systemd may SIGTERM the whole cgroup: the
+    # parent decides when a child stops (grace period), and it stops it with SIGKILL.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+
+    def heartbeat(details: str | None) -> bool:
+        if details is not None and len(details) > encoding.MAX_HEARTBEAT_DETAILS:
+            log.warning("heartbeat details cut to %d characters", encoding.MAX_HEARTBEAT_DETAILS)
+            details = details[: encoding.MAX_HEARTBEAT_DETAILS]
+        try:
+            conn.send(("heartbeat", details))
+        except OSError:  # the parent is gone; the activity will find out soon enough
+            pass
+        return bool(flag.value)
+
+    ctx = _ChildContext(flag, _heartbeat=heartbeat, **fields)
+    outcome = run_activity(type_name, input_text, ctx, jumbo.decode_field, middlewares)
+    try:
+        conn.send(("outcome", *outcome))
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def _die_with_parent() -> None:
+    """Linux: the child gets SIGKILL if the worker dies (e.g. SIGKILL), instead of lingering."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _death_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = " (killed by the OOM killer?)" if -exitcode == signal.SIGKILL else ""
+        return f"activity process died with {name} (signal {-exitcode}){hint}"
+    return f"activity process exited with code {exitcode} without a result"
+
+
+def _failure(reason: str, error_type: str) -> tuple[str, str, str]:
+    details = {"type": error_type, "message": reason, "reason": reason}
+    return ("failed", encoding.truncate_reason(reason), encoding.dumps(details))
+
+
+def split_activity_id(activity_id: str) -> tuple[str, int]:
+    """`<task_id>#<attempt>` -> (task_id, attempt); an id without '#' is attempt 1."""
+    task_id, sep, attempt = activity_id.rpartition("#")
+    if sep and attempt.isdigit():
+        return task_id, int(attempt)
+    return activity_id, 1
+
+
+class Worker:
+    """Polls one task list with `processes` pollers, each supervising one activity at a time."""
+
+    def __init__(
+        self,
+        backend: SwfBackend,
+        task_list: str,
+        *,
+        processes: int = 1,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        identity: str | None = None,
+        grace_period: float = DEFAULT_GRACE_PERIOD,
+        middlewares: Sequence[ActivityMiddleware] = (),
+    ) -> None:
+        if processes < 1:
+            raise ValueError("processes must be at least 1")
+        if heartbeat <= 0:
+            raise ValueError("heartbeat must be a positive number of seconds")
+        if grace_period < 0:
+            raise ValueError("grace_period must be >= 0")
+        self.backend = backend
+        self.task_list = task_list
+        self.processes = processes
+        self.heartbeat = float(heartbeat)
+        self.identity = identity or default_identity()
+        self.grace_period = float(grace_period)
+        self.middlewares = list(middlewares)
+        self._mp = _mp_context()
+        self._stopping = threading.Event()
+        self._kill_at: float | None = None  # monotonic time after which children are killed
+        self._lock = threading.Lock()
+        self._slots: dict[int, _Slot] = {}
+        self.completed = 0
+        self.failed = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Poll until `stop_event` is set, then shut down gracefully (see `shutdown`)."""
+        threads = [
+            threading.Thread(target=self._poll_loop, args=(index,),
+                             name=f"replayflow-poller-{index}", daemon=True)
+            for index in range(self.processes)
+        ]
+        for thread in threads:
+            thread.start()
+        log.info("worker %s polling task list %r of domain %r with %d process(es)",
+                 self.identity, self.task_list, self.backend.domain, self.processes)
+        while not stop_event.wait(0.2):
+            if not any(thread.is_alive() for thread in threads):
+                break
+        self.shutdown(threads)
+
+    def shutdown(self, threads: Sequence[threading.Thread], grace_period: float | None = None,
+                 ) -> None:
+        """Stop polling now; give running activities the grace period, then kill them.
+
+        Every task taken is reported before this returns (a killed one as failed). Pollers still
+        inside a long poll are waited for within the same grace period, so a task SWF hands out
+        at the last moment is released (failed) rather than left to time out.
+        """
+        grace = self.grace_period if grace_period is None else grace_period
+        self._stopping.set()
+        deadline = time.monotonic() + grace
+        with self._lock:
+            self._kill_at = deadline if self._kill_at is None else min(self._kill_at, deadline)
+            self._wake_all()
+            running = len(self._slots)
+        if running:
+            log.warning("shutting down: waiting up to %.0f s for %d running activit%s",
+                        grace, running, "y" if running == 1 else "ies")
+        for thread in threads:
+            # Supervising threads report within a few seconds of the kill deadline; threads in
+            # a poll are abandoned at the deadline (daemon threads die with the process).
+            while thread.is_alive():
+                with self._lock:
+                    busy = bool(self._slots)
+                if not busy and time.monotonic() >= deadline:
+                    break
+                thread.join(0.1)
+
+    def kill_now(self) -> None:
+        """Second Ctrl-C / SIGTERM: end the grace period at once."""
+        self._stopping.set()
+        with self._lock:
+            self._kill_at = time.monotonic()
+            self._wake_all()
+
+    def _wake_all(self) -> None:
+        for slot in self._slots.values():
+            slot.wake()
+
+    # -- polling --------------------------------------------------------------------------------
+
+    def _poll_loop(self, index: int) -> None:
+        backoff = POLL_BACKOFF[0]
+        while not self._stopping.is_set():
+            try:
+                task = self.backend.poll_for_activity_task(self.task_list, self.identity)
+            except ReplayflowError as exc:
+                log.warning("polling %r failed: %s (retrying in %.0f s)",
+                            self.task_list, str(exc).splitlines()[0], backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, POLL_BACKOFF[1])
+                continue
+            except Exception:  # noqa: BLE001 - a poller must survive anything
+                log.exception("polling %r failed unexpectedly", self.task_list)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, POLL_BACKOFF[1])
+                continue
+            backoff = POLL_BACKOFF[0]
+            if task is None:
+                continue
+            if self._stopping.is_set():
+                # Taken after the shutdown began: release it at once so it can be retried.
+                self._respond(task, _failure(
+                    "worker shut down before the activity started", "WorkerShutdown"), False)
+                continue
+            try:
+                self.process_task(task, index)
+            except Exception:  # noqa: BLE001
+                log.exception("activity %s: unexpected worker error", task.get("activityId"))
+
+    # -- one task -------------------------------------------------------------------------------
+
+    def process_task(self, task: dict[str, Any], index: int = 0) -> str:
+        """Run one polled activity task to its end and report it; returns the response kind."""
+        activity_id = str(task.get("activityId", ""))
+        type_name = task["activityType"]["name"]
+        try:
+            activity = find_activity(type_name)
+        except Exception as exc:  # noqa: BLE001 - ActivityNotFound, or a module raising on import
+            reason, details = encoding.describe_exception(exc)
+            return self._respond(task, ("failed", reason, encoding.dumps(details)), False)
+        wake_r, wake_w = os.pipe()
+        with self._lock:
+            self._slots[index] = _Slot(task["taskToken"], activity_id, wake_w)
+        try:
+            outcome, cancelled = self._supervise(task, activity, wake_r)
+        finally:
+            with self._lock:
+                self._slots.pop(index, None)
+            os.close(wake_r)
+            os.close(wake_w)
+        return self._respond(task, outcome, cancelled)
+
+    def _supervise(self, task: dict[str, Any], activity: Activity, wake_fd: int,
+                   ) -> tuple[tuple, bool]:
+        token = task["taskToken"]
+        activity_id = str(task.get("activityId", ""))
+        execution = task.get("workflowExecution", {})
+        task_id, attempt = split_activity_id(activity_id)
+        fields = {
+            "workflow_id": execution.get("workflowId"),
+            "run_id": execution.get("runId"),
+            "activity_id": activity_id,
+            "task_id": task_id,
+            "attempt": attempt,
+            "task_token": token,
+            "task_list": self.task_list,
+        }
+        flag = self._mp.Value("b", 0, lock=False)
+        reader, writer = self._mp.Pipe(duplex=False)
+        process = self._mp.Process(
+            target=_child_main,
+            args=(writer, task["activityType"]["name"], task.get("input"), fields, flag,
+                  self.middlewares),
+            name=f"replayflow-activity-{activity_id}",
+            daemon=False,
+        )
+        process.start()
+        writer.close()
+
+        started = time.monotonic()
+        timeout = activity.start_to_close_timeout
+        overrun_at = started + timeout if timeout else None
+        interval = self.heartbeat
+        if activity.heartbeat_timeout:
+            interval = min(interval, activity.heartbeat_timeout / 2)
+        interval = max(interval, MIN_HEARTBEAT_INTERVAL)
+        next_beat = started + interval
+        last_beat = started - MIN_HEARTBEAT_INTERVAL  # the activity's first heartbeat goes at once
+        pending_details: str | None = None  # the activity's latest heartbeat details, resent
+        has_pending = False
+        pipe_open = True
+        outcome: tuple | None = None
+
+        def beat(details: str | None) -> None:
+            nonlocal last_beat, next_beat
+            last_beat = time.monotonic()
+            next_beat = last_beat + interval
+            try:
+                cancel = self.backend.record_activity_task_heartbeat(token, details)
+                log.debug("activity %s: heartbeat sent (details: %r)", activity_id, details)
+                if cancel:
+                    if not flag.value:
+                        log.info("activity %s: cancellation requested", activity_id)
+                    flag.value = 1
+            except ReplayflowError as exc:
+                log.warning("activity %s: heartbeat failed: %s", activity_id,
+                            str(exc).splitlines()[0])
+
+        while outcome is None:
+            now = time.monotonic()
+            with self._lock:
+                kill_at = self._kill_at
+            wake = [next_beat]
+            if overrun_at is not None:
+                wake.append(overrun_at)
+            if kill_at is not None:
+                wake.append(kill_at)
+            if has_pending:
+                wake.append(last_beat + MIN_HEARTBEAT_INTERVAL)
+            waitables = [process.sentinel, wake_fd] + ([reader] if pipe_open else [])
+            ready = multiprocessing.connection.wait(waitables, max(0.0, min(wake) - now))
+            if wake_fd in ready:
+                os.read(wake_fd, 64)
+                continue  # the kill deadline moved: recompute
+            if pipe_open and reader in ready:
+                try:
+                    message = reader.recv()
+                except (EOFError, OSError):
+                    pipe_open = False
+                    continue
+                if message[0] == "heartbeat":
+                    pending_details, has_pending = message[1], True
+                else:
+                    outcome = tuple(message[1:])
+                    break
+            elif process.sentinel in ready and not pipe_open:
+                process.join()
+                outcome = _failure(_death_reason(process.exitcode), "ActivityProcessDied")
+                break
+            elif process.sentinel in ready:
+                # Exited: whatever it sent is readable now; one more round drains the pipe.
+                if not reader.poll():
+                    pipe_open = False
+                continue
+            now = time.monotonic()
+            if overrun_at is not None and now >= overrun_at:
+                self._kill(process)
+                outcome = _failure(
+                    f"activity timed out: it ran past its startToCloseTimeout of {timeout:g} s "
+                    "and the worker killed it", "TimeoutError")
+                break
+            if kill_at is not None and now >= kill_at:
+                self._kill(process)
+                outcome = _failure("worker shut down before the activity finished",
+                                   "WorkerShutdown")
+                break
+            if (has_pending and now >= last_beat + MIN_HEARTBEAT_INTERVAL) or now >= next_beat:
+                has_pending = False
+                beat(pending_details)
+
+        if has_pending:
+            beat(pending_details)
+        process.join(EXIT_WAIT)
+        if process.is_alive():
+            self._kill(process)
+        reader.close()
+        return outcome, bool(flag.value)
+
+    @staticmethod
+    def _kill(process: Any) -> None:
+        try:
+            process.kill()
+        except (OSError, ValueError):
+            pass
+        process.join(EXIT_WAIT)
+
+    # -- responding -----------------------------------------------------------------------------
+
+    def _respond(self, task: dict[str, Any], outcome: tuple, cancelled: bool) -> str:
+        """Report an outcome to SWF; over-limit fields become jumbo fields or a clear failure."""
+        token = task["taskToken"]
+        activity_id = task.get("activityId")
+        kind = outcome[0]
+        try:
+            if cancelled and kind != "completed":
+                details = outcome[2] if len(outcome) > 2 else None
+                details = self._fit("details", details, encoding.MAX_DETAILS)
+                self.backend.respond_activity_task_canceled(token, details)
+                kind = "canceled"
+            elif kind == "completed":
+                try:
+                    result = jumbo.encode_field("result", outcome[1], encoding.MAX_RESULT)
+                except ReplayflowError as exc:
+                    return self._respond(task, _failure(
+                        f"the result of {activity_id} cannot be sent: {exc}",
+                        type(exc).__name__), False)
+                self.backend.respond_activity_task_completed(token, result)
+                self.completed += 1
+            else:
+                details = self._fit("details", outcome[2], encoding.MAX_DETAILS)
+                self.backend.respond_activity_task_failed(token, outcome[1], details)
+                self.failed += 1
+        except ReplayflowError as exc:
+            # Typically: the task already timed out on SWF's side. Nothing left to do for it.
+            log.warning("activity %s: could not report %s: %s", activity_id, kind,
+                        str(exc).splitlines()[0])
+            return "unreported"
+        if kind == "completed":
+            log.info("activity %s completed", activity_id)
+        else:
+            log.info("activity %s %s: %s", activity_id, kind, outcome[1] if kind == "failed"
+                     else "")
+        return kind
+
+    @staticmethod
+    def _fit(field: str, text: str | None, limit: int) -> str | None:
+        """Details over the limit go to S3; without a bucket, the traceback and message are cut
+        from the front (their ends say the most) until the JSON fits."""
+        if text is None or len(text) <= limit:
+            return text
+        try:
+            return jumbo.encode_field(field, text, limit)
+        except ReplayflowError as exc:
+            log.warning("failure details shortened to fit %d characters: %s", limit, exc)
+        return shrink_details(text, limit)
+
+
+def shrink_details(text: str, limit: int) -> str:
+    """Cut a details JSON object's long strings so that it fits `limit` and stays valid JSON."""
+    try:
+        details = encoding.loads(text)
+    except ValueError:
+        details = None
+    if not isinstance(details, dict):
+        return encoding.dumps({"message": "…" + text[-(limit // 2):]})
+    for key in ("traceback", "message", "reason"):
+        value = details.get(key)
+        excess = len(encoding.dumps(details)) - limit
+        if excess <= 0:
+            break
+        if isinstance(value, str) and value:
+            keep = max(0, len(value) - excess - 8)
+            details[key] = "…" + value[len(value) - keep:]
+    shrunk = encoding.dumps(details)
+    if len(shrunk) > limit:
+        shrunk = encoding.dumps({"type": details.get("type"), "message": "details too large"})
+    return shrunk
+
+
+__all__ = [
+    "DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "shrink_details", "split_activity_id",
+]
