@@ -1,9 +1,10 @@
 """replayflow: durable, distributed workflows on Amazon SWF, written as plain Python.
 
 Authors use `Workflow`, `activity`, `futures`, `canvas` and `errors`; everything else is machinery.
+`replayflow.testing.replay` checks in a unit test that new code still replays recorded histories.
 """
 
-from . import activity, errors, futures, policy
+from . import activity, canvas, errors, futures, policy
 from .__about__ import __version__
 from .futures import Future
 from .workflow import Workflow
@@ -13,6 +14,7 @@ __all__ = [
     "Workflow",
     "__version__",
     "activity",
+    "canvas",
     "errors",
     "futures",
     "policy",

@@ -610,6 +610,10 @@ class ExecutionState:
             "decisionType": "CancelTimer",
             "cancelTimerDecisionAttributes": {"timerId": timer_id},
         }, timer))
+        # Resolved now: SWF records TimerCanceled with the decision and schedules no decision
+        # task for it, so a run() waiting for that event would never wake up. If the timer fired
+        # meanwhile (CancelTimerFailed), the cancel still wins: it is what run() saw first.
+        timer.future._set_exception(TaskCancelled(timer_id))
         return True
 
     # failure policy ---------------------------------------------------------------------------
