@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .backends.memory import DEFAULT_MAX_WORKERS, LocalResult, MemoryBackend
@@ -20,10 +21,13 @@ def run_local(workflow_cls: type, *args: Any, max_workers: int = DEFAULT_MAX_WOR
 
 
 def _jumbo_hooks() -> dict[str, Any]:
-    """Use S3 for oversized fields when a jumbo bucket is configured, as on SWF."""
-    try:
-        from . import jumbo
-    except ImportError:  # pragma: no cover - jumbo is part of the package
-        return {}
-    hooks = getattr(jumbo, "backend_hooks", None)
-    return hooks() if hooks is not None else {}
+    """Oversized fields go to S3 exactly as on SWF (or fail the same way without a bucket)."""
+    from . import jumbo
+
+    if os.environ.get(jumbo.BUCKET_ENV):
+        jumbo.check_config()
+
+    def encode_field(name: str, text: str | None, limit: int) -> str | None:
+        return text if text is None else jumbo.encode_field(name, text, limit)
+
+    return {"encode_field": encode_field, "decode_field": jumbo.decode_field}

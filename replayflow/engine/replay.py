@@ -481,7 +481,8 @@ class ExecutionState:
         for dep in deps:
             if dep.state == _futures.CANCELLED or (dep.state == _futures.FAILED and dep._raises):
                 exc = dep._exception
-                reason = f"input {dep.task_id} did not finish ({dep.state.lower()})"
+                cause = exc.reason if isinstance(exc, TaskFailed) else str(exc)
+                reason = f"its input {dep.task_id} {dep.state.lower()}: {cause}"
                 if not task.task_id:
                     task.task_id = future.task_id = self._next_id(
                         f"activity-{task.activity.name}")
