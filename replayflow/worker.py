@@ -468,25 +468,27 @@ class Worker:
 
 
 def shrink_details(text: str, limit: int) -> str:
-    """Cut a details JSON object's long strings so that it fits `limit` and stays valid JSON."""
+    """Cut a details JSON object's long strings so that it fits `limit` and stays valid JSON.
+
+    The message keeps its start and the traceback its end: that is where each says the most.
+    """
     try:
         details = encoding.loads(text)
     except ValueError:
         details = None
     if not isinstance(details, dict):
-        return encoding.dumps({"message": "…" + text[-(limit // 2):]})
-    for key in ("traceback", "message", "reason"):
-        value = details.get(key)
-        excess = len(encoding.dumps(details)) - limit
-        if excess <= 0:
-            break
-        if isinstance(value, str) and value:
-            keep = max(0, len(value) - excess - 8)
-            details[key] = "…" + value[len(value) - keep:]
-    shrunk = encoding.dumps(details)
-    if len(shrunk) > limit:
-        shrunk = encoding.dumps({"type": details.get("type"), "message": "details too large"})
-    return shrunk
+        details = {"message": text}
+    budget = limit // 2
+    while budget > 16:
+        for key, keep_end in (("traceback", True), ("message", False), ("reason", False)):
+            value = details.get(key)
+            if isinstance(value, str) and len(value) > budget:
+                details[key] = "…" + value[-budget:] if keep_end else value[:budget] + "…"
+        shrunk = encoding.dumps(details)
+        if len(shrunk) <= limit:
+            return shrunk
+        budget //= 2
+    return encoding.dumps({"type": details.get("type"), "message": "details too large"})
 
 
 __all__ = [

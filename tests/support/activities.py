@@ -112,3 +112,20 @@ def huge(size: int) -> str:
 @activity.with_attributes(task_list="worker-tests", start_to_close_timeout=30)
 def not_json() -> object:
     return object()
+
+
+@activity.with_attributes(task_list="worker-tests", start_to_close_timeout=30)
+def watch_cancel() -> str:
+    """Never heartbeats: sees cancellation only through the flag the worker's heartbeats set."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if activity.context().cancel_requested:
+            raise RuntimeError("saw the cancel request")
+        time.sleep(0.02)
+    return "never cancelled"
+
+
+@activity.with_attributes(task_list="worker-tests", start_to_close_timeout=30)
+def long_heartbeat(size: int) -> str:
+    activity.context().heartbeat("h" * size)
+    return "ok"

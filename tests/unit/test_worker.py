@@ -1,0 +1,228 @@
+"""The worker's supervision logic against a scripted backend (no SWF): cancellation, heartbeat
+details, poll errors, shutdown of late tasks, and the helpers."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+from support import activities
+
+from replayflow import encoding
+from replayflow import worker as worker_mod
+from replayflow.activity import ActivityContext
+from replayflow.errors import ConnectionFailed
+from replayflow.execution import run_activity
+from replayflow.middleware import ActivityMiddleware, LogDuration
+from replayflow.worker import Worker, shrink_details, split_activity_id
+
+
+class ScriptedBackend:
+    """Just the calls the worker makes, recorded; cancellation is requested on demand."""
+
+    domain = "unit"
+
+    def __init__(self, tasks: list[Any] | None = None) -> None:
+        self.tasks = list(tasks or [])
+        self.responses: list[tuple] = []
+        self.heartbeats: list[str | None] = []
+        self.cancel = False
+        self.polled = threading.Event()
+
+    def poll_for_activity_task(self, task_list: str, identity: str | None = None) -> Any:
+        self.polled.set()
+        if not self.tasks:
+            time.sleep(0.01)
+            return None
+        item = self.tasks.pop(0)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def record_activity_task_heartbeat(self, token: str, details: str | None = None) -> bool:
+        self.heartbeats.append(details)
+        return self.cancel
+
+    def respond_activity_task_completed(self, token: str, result: str | None = None) -> None:
+        self.responses.append(("completed", token, result))
+
+    def respond_activity_task_failed(self, token: str, reason: str | None = None,
+                                     details: str | None = None) -> None:
+        self.responses.append(("failed", token, reason, details))
+
+    def respond_activity_task_canceled(self, token: str, details: str | None = None) -> None:
+        self.responses.append(("canceled", token, details))
+
+
+def task(act: Any, *args: Any, activity_id: str = "activity-x-1#1", token: str = "tok") -> dict:
+    return {
+        "taskToken": token,
+        "activityId": activity_id,
+        "startedEventId": 7,
+        "workflowExecution": {"workflowId": "wf", "runId": "run"},
+        "activityType": {"name": act.name, "version": act.version},
+        "input": encoding.encode_call(args, {}),
+    }
+
+
+def test_cancel_request_reaches_the_activity_and_is_acknowledged() -> None:
+    backend = ScriptedBackend()
+    backend.cancel = True
+    worker = Worker(backend, "t", heartbeat=0.5)  # type: ignore[arg-type]
+    assert worker.process_task(task(activities.until_cancelled)) == "canceled"
+    kind, token, details = backend.responses[0]
+    assert (kind, token) == ("canceled", "tok")
+    assert json.loads(details)["message"] == "cancelled as asked"
+    assert backend.heartbeats[0] == "still here"
+
+
+def test_cancel_flag_is_visible_without_heartbeating() -> None:
+    backend = ScriptedBackend()
+    backend.cancel = True
+    worker = Worker(backend, "t", heartbeat=0.5)  # type: ignore[arg-type]
+    assert worker.process_task(task(activities.watch_cancel)) == "canceled"
+    assert backend.heartbeats  # the worker's own heartbeat carried the cancel request
+
+
+def test_completed_activity_stays_completed_when_no_cancel() -> None:
+    backend = ScriptedBackend()
+    worker = Worker(backend, "t")  # type: ignore[arg-type]
+    assert worker.process_task(task(activities.add, 1, 2)) == "completed"
+    assert backend.responses == [("completed", "tok", "3")]
+
+
+def test_heartbeat_details_are_cut_to_swf_limit() -> None:
+    backend = ScriptedBackend()
+    worker = Worker(backend, "t")  # type: ignore[arg-type]
+    assert worker.process_task(task(activities.long_heartbeat, 5000)) == "completed"
+    assert backend.heartbeats == ["h" * encoding.MAX_HEARTBEAT_DETAILS]
+
+
+def test_poll_errors_are_logged_in_one_line_and_retried(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(worker_mod, "POLL_BACKOFF", (0.01, 0.02))
+    backend = ScriptedBackend([
+        ConnectionFailed("Cannot reach http://x: check AWS_ENDPOINT_URL"),
+        task(activities.add, 2, 2),
+    ])
+    worker = Worker(backend, "t")  # type: ignore[arg-type]
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    with caplog.at_level(logging.WARNING, logger="replayflow.worker"):
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not backend.responses and time.monotonic() < deadline:
+            time.sleep(0.01)
+        stop.set()
+        thread.join(10)
+    assert backend.responses == [("completed", "tok", "4")]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == ["polling 't' failed: Cannot reach http://x: check AWS_ENDPOINT_URL "
+                        "(retrying in 0 s)"]
+
+
+def test_task_received_after_stop_is_released_at_once() -> None:
+    backend = ScriptedBackend()
+    worker = Worker(backend, "t")  # type: ignore[arg-type]
+    worker._stopping.set()
+    backend.tasks.append(task(activities.add, 1, 1))
+    worker._stopping.clear()
+
+    original = backend.poll_for_activity_task
+
+    def poll_then_stop(*args: Any) -> Any:
+        result = original(*args)
+        worker._stopping.set()  # the shutdown begins while the poll is in flight
+        return result
+
+    backend.poll_for_activity_task = poll_then_stop  # type: ignore[method-assign]
+    worker._poll_loop(0)
+    assert [r[:3] for r in backend.responses] == [
+        ("failed", "tok", "worker shut down before the activity started")]
+
+
+def test_kill_now_ends_the_grace_period() -> None:
+    backend = ScriptedBackend([task(activities.sleep_then, 20)])
+    worker = Worker(backend, "t", grace_period=60)  # type: ignore[arg-type]
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,))
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not worker._slots and time.monotonic() < deadline:
+        time.sleep(0.01)
+    stop.set()
+    worker.kill_now()
+    thread.join(15)
+    assert not thread.is_alive()
+    assert [r[:3] for r in backend.responses] == [
+        ("failed", "tok", "worker shut down before the activity finished")]
+
+
+def test_failure_details_that_do_not_fit_stay_valid_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REPLAYFLOW_JUMBO_FIELDS_BUCKET", raising=False)
+    details = encoding.dumps({"type": "ValueError", "message": "m" * 50_000,
+                              "reason": "ValueError: boom", "traceback": "t" * 50_000 + "END"})
+    shrunk = shrink_details(details, encoding.MAX_DETAILS)
+    assert len(shrunk) <= encoding.MAX_DETAILS
+    value = json.loads(shrunk)
+    assert value["type"] == "ValueError"
+    assert value["traceback"].endswith("END")
+    assert value["reason"] == "ValueError: boom"
+
+
+@pytest.mark.parametrize("activity_id, expected", [
+    ("activity-m.f-3#2", ("activity-m.f-3", 2)),
+    ("a#b#4", ("a#b", 4)),
+    ("plain", ("plain", 1)),
+    ("odd#x", ("odd#x", 1)),
+])
+def test_split_activity_id(activity_id: str, expected: tuple[str, int]) -> None:
+    assert split_activity_id(activity_id) == expected
+
+
+class Recorder(ActivityMiddleware):
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def before(self, ctx: ActivityContext) -> None:
+        self.calls.append(("before", ctx.activity_id))
+
+    def after(self, ctx: ActivityContext, result: Any) -> None:
+        self.calls.append(("after", result))
+
+    def on_failure(self, ctx: ActivityContext, exc: BaseException) -> None:
+        self.calls.append(("on_failure", type(exc).__name__))
+
+
+class Broken(ActivityMiddleware):
+    def after(self, ctx: ActivityContext, result: Any) -> None:
+        raise RuntimeError("middleware bug")
+
+
+def test_middleware_hooks_wrap_the_call() -> None:
+    recorder = Recorder()
+    ctx = ActivityContext(activity_id="a#1")
+    ok = run_activity(activities.add.name, encoding.encode_call([1, 2], {}), ctx,
+                      middlewares=[recorder, Broken(), LogDuration()])
+    assert ok == ("completed", "3")
+    failed = run_activity(activities.boom.name, encoding.encode_call(["x"], {}), ctx,
+                          middlewares=[recorder])
+    assert failed[:2] == ("failed", "ValueError: x")
+    assert recorder.calls == [("before", "a#1"), ("after", 3), ("before", "a#1"),
+                              ("on_failure", "ValueError")]
+
+
+def test_middlewares_run_in_the_activity_process(tmp_path: Any) -> None:
+    class MarkPid(ActivityMiddleware):
+        def before(self, ctx: ActivityContext) -> None:
+            (tmp_path / "pid").write_text(str(__import__("os").getpid()))
+
+    backend = ScriptedBackend()
+    worker = Worker(backend, "t", middlewares=[MarkPid()])  # type: ignore[arg-type]
+    assert worker.process_task(task(activities.add, 1, 1)) == "completed"
+    assert int((tmp_path / "pid").read_text()) != __import__("os").getpid()
