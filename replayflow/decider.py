@@ -173,14 +173,20 @@ class Decider:
                 self._drop(run_id)
         log.info("decider %s stopped", self.identity)
 
+    def poll(self, sticky: bool = False) -> dict[str, Any] | None:
+        """One poll of the sticky list (only the new events) or the shared list; None if empty."""
+        if sticky and self.sticky_list:
+            return self.backend.poll_for_decision_task(
+                self.sticky_list, self.identity, start_at_previous_started_event=True)
+        return self.backend.poll_for_decision_task(self.task_list, self.identity)
+
     def _poll_loop(self, task_list: str, sticky: bool,
                    tasks: queue.Queue[tuple[dict[str, Any], threading.Event]],
                    stop: threading.Event) -> None:
         delay = POLL_ERROR_FIRST_DELAY
         while not stop.is_set():
             try:
-                task = self.backend.poll_for_decision_task(
-                    task_list, self.identity, start_at_previous_started_event=sticky)
+                task = self.poll(sticky)
             except Exception as exc:  # noqa: BLE001 - keep polling through outages
                 log.warning("polling %s failed: %s; retrying in %.0f s", task_list, exc, delay)
                 stop.wait(delay)
