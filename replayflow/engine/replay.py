@@ -1133,7 +1133,15 @@ class ExecutionState:
             self._pending.append(cmd)
 
     def _on_closed(self, event: dict, attrs: dict) -> None:
-        self._awaiting.pop(("close", _CLOSE_DECISIONS.get(event["eventType"], "")), None)
+        closes = [key for key in self._awaiting if key[0] == "close"]
+        if not closes and "decisionTaskCompletedEventId" in attrs:
+            # A decided close (complete, fail, cancel, continue-as-new) the code did not make.
+            raise NonDeterministicWorkflow(
+                f"event {event['eventId']} ({event['eventType']}) closes the execution by a "
+                "decision the current workflow code did not make at that point; was the workflow "
+                "changed while this execution was running?")
+        for key in closes:  # SWF may record another close than the one decided (payload limits)
+            del self._awaiting[key]
         self.closed = True
         self.close_status = event["eventType"]
 
