@@ -9,6 +9,7 @@ same way. Jumbo fields are resolved through `replayflow.jumbo.decode_field`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import encoding
 from .errors import ExecutionNotFound, JumboFieldError, UserError
 from .history import attributes, load_history_file
-from .inspection import CLOSE_STATUS, split_activity_id
+from .inspection import CLOSE_STATUS, execution_info, split_activity_id
 
 if TYPE_CHECKING:  # boto3 is slow to import; history files need none of it
     from .backends.swf import SwfBackend
@@ -45,6 +46,8 @@ class RunHistory:
     workflow_type: dict[str, Any] = field(default_factory=dict)
     domain: str | None = None
     source: str = "swf"
+    #: The run's tags when its start event lacks them (moto never records tagList there).
+    tags: list[str] = field(default_factory=list)
 
     @property
     def is_open(self) -> bool:
@@ -99,8 +102,10 @@ def backend_for(domain: str | None) -> SwfBackend:
 
 def fetch_history(backend: SwfBackend, workflow_id: str, run_id: str | None = None) -> RunHistory:
     """Every event of a run on SWF; without `run_id`, of the newest run, closed ones included."""
+    listed: Mapping[str, Any] | None = None
     if not run_id:
-        run_id = backend.find_latest_run(workflow_id)["execution"]["runId"]
+        listed = backend.find_latest_run(workflow_id)
+        run_id = listed["execution"]["runId"]
     events = backend.get_workflow_execution_history(workflow_id, run_id)
     if not events:
         raise ExecutionNotFound(
@@ -109,8 +114,23 @@ def fetch_history(backend: SwfBackend, workflow_id: str, run_id: str | None = No
         )
     started = next((attributes(e) for e in events
                     if e["eventType"] == "WorkflowExecutionStarted"), {})
+    tags = list(started.get("tagList") or [])
+    if not tags:
+        if listed is None:
+            listed = backend.describe_workflow_execution(workflow_id, run_id).get(
+                "executionInfo", {})
+        tags = list(listed.get("tagList") or [])
     return RunHistory(events, {"workflowId": workflow_id, "runId": run_id},
-                      dict(started.get("workflowType") or {}), backend.domain, "swf")
+                      dict(started.get("workflowType") or {}), backend.domain, "swf", tags)
+
+
+def run_info(history: RunHistory, decode: Decode | None = None) -> dict[str, Any]:
+    """`inspection.execution_info` of the run, with its tags even where moto left them out."""
+    info = execution_info(history.events, decode or make_decoder(),
+                          workflow_execution=history.workflow_execution, now=history.now())
+    if not info["tags"] and history.tags:
+        info["tags"] = list(history.tags)
+    return info
 
 
 def read_history_file(path: str) -> RunHistory:
@@ -257,13 +277,13 @@ def _encode(field_name: str, text: str) -> str:
 def signal(backend: SwfBackend, workflow_id: str, name: str, input_json: str | None = None,
            run_id: str | None = None) -> str:
     """Send signal `name` with a JSON input to the open run; returns its run id."""
-    text = None
-    if input_json is not None:
-        try:
-            text = encoding.dumps(encoding.loads(input_json))
-        except ValueError as exc:
-            raise UserError(f"--input is not valid JSON ({exc})") from None
-        text = _encode("signal input", text)
+    # No input is sent as JSON null: the decider reads None either way, and moto 5.2.5 answers
+    # HTTP 500 to a SignalWorkflowExecution without an input.
+    try:
+        text = encoding.dumps(json.loads(input_json) if input_json is not None else None)
+    except ValueError as exc:
+        raise UserError(f"--input is not valid JSON ({exc})") from None
+    text = _encode("signal input", text)
     run_id = open_run(backend, workflow_id, run_id)
     backend.signal(workflow_id, name, text, run_id)
     return run_id
@@ -301,7 +321,7 @@ def restart(backend: SwfBackend, workflow_id: str, run_id: str | None = None,
         execution_timeout=started.get("executionStartToCloseTimeout"),
         decision_task_timeout=started.get("taskStartToCloseTimeout"),
         child_policy=started.get("childPolicy"),
-        tags=started.get("tagList") or None,
+        tags=started.get("tagList") or old.tags or None,
         priority=int(priority) if priority not in (None, "") else None,
     )
     return workflow_id, new_run_id
@@ -411,6 +431,7 @@ __all__ = [
     "request_cancel",
     "rerun_activity",
     "restart",
+    "run_info",
     "signal",
     "terminate",
 ]

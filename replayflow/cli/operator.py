@@ -15,7 +15,6 @@ import click
 from .. import encoding, operator
 from ..errors import UserError
 from ..inspection import (
-    execution_info,
     gantt_bar,
     profile_rows,
     task_rows,
@@ -119,8 +118,7 @@ def inspection_command(name: str, help_text: str):  # noqa: ANN201 - a click dec
 def workflow_info(ctx: click.Context, workflow_id: str | None, run_id: str | None,
                   domain: str | None, history_file: str | None) -> None:
     history = _load(domain, workflow_id, run_id, history_file)
-    info = execution_info(history.events, operator.make_decoder(),
-                          workflow_execution=history.workflow_execution, now=history.now())
+    info = operator.run_info(history)
     keys = INFO_KEYS + [k for k in OPTIONAL_INFO_KEYS if info.get(k)]
     out = _output(ctx)
     _emit(render_info(info, out.format, out.header, keys=keys))
