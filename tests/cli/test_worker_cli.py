@@ -62,12 +62,14 @@ def test_module_types_registered_and_sigint_exits_0(
     try:
         deadline = time.monotonic() + 20
         names: set[str] = set()
-        while time.monotonic() < deadline and "support.activities.add" not in names:
+        expected = {"support.activities.add", "support.activities.segfault",
+                    "support.activities.long_heartbeat"}  # the first, one between, the last
+        while time.monotonic() < deadline and not expected <= names:
             types = client.list_activity_types(domain=swf_domain,
                                                registrationStatus="REGISTERED")["typeInfos"]
             names = {t["activityType"]["name"] for t in types}
             time.sleep(0.05)
-        assert {"support.activities.add", "support.activities.segfault"} <= names
+        assert expected <= names
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
