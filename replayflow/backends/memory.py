@@ -100,6 +100,8 @@ class LocalExecution:
     fed: int = 0
     decision_scheduled: bool = False
     decision_scheduled_id: int = 0
+    applying: bool = False  # inside a decision batch: SWF schedules the next task after it
+    decision_wanted: bool = False
     closed: bool = False
     close_event: dict | None = None
     parent: LocalExecution | None = None
@@ -262,6 +264,9 @@ class MemoryBackend:
     def _schedule_decision(self, ex: LocalExecution) -> None:
         if ex.closed or ex.decision_scheduled:
             return
+        if ex.applying:
+            ex.decision_wanted = True
+            return
         ex.decision_scheduled = True
         ex.decision_scheduled_id = len(ex.events) + 1
         self._append(ex, "DecisionTaskScheduled", {
@@ -412,10 +417,17 @@ class MemoryBackend:
         completed = self._append(ex, "DecisionTaskCompleted", {
             "scheduledEventId": scheduled_id, "startedEventId": started["eventId"]})
         completed_id = completed["eventId"]
-        for decision in decisions:
-            if ex.closed:
-                break
-            self._apply(ex, decision, completed_id)
+        ex.applying = True
+        try:
+            for decision in decisions:
+                if ex.closed:
+                    break
+                self._apply(ex, decision, completed_id)
+        finally:
+            ex.applying = False
+        if ex.decision_wanted:
+            ex.decision_wanted = False
+            self._schedule_decision(ex)
 
     def _apply(self, ex: LocalExecution, decision: dict, completed_id: int) -> None:
         kind = decision["decisionType"]
