@@ -283,17 +283,24 @@ class Worker:
         wake_r, wake_w = os.pipe()
         with self._lock:
             self._slots[index] = _Slot(task["taskToken"], activity_id, wake_w)
+        process = None
         try:
-            outcome, cancelled = self._supervise(task, activity, wake_r)
+            outcome, cancelled, process = self._supervise(task, activity, wake_r)
+            # Report first, reap after: the child's exit costs milliseconds nobody waits for.
+            return self._respond(task, outcome, cancelled)
         finally:
+            if process is not None:
+                process.join(EXIT_WAIT)
+                if process.is_alive():
+                    self._kill(process)
+            # The slot goes last: shutdown() keeps the process alive while a slot is busy.
             with self._lock:
                 self._slots.pop(index, None)
             os.close(wake_r)
             os.close(wake_w)
-        return self._respond(task, outcome, cancelled)
 
     def _supervise(self, task: dict[str, Any], activity: Activity, wake_fd: int,
-                   ) -> tuple[tuple, bool]:
+                   ) -> tuple[tuple, bool, Any]:
         token = task["taskToken"]
         activity_id = str(task.get("activityId", ""))
         execution = task.get("workflowExecution", {})
@@ -402,11 +409,8 @@ class Worker:
 
         if has_pending:
             beat(pending_details)
-        process.join(EXIT_WAIT)
-        if process.is_alive():
-            self._kill(process)
         reader.close()
-        return outcome, bool(flag.value)
+        return outcome, bool(flag.value), process
 
     @staticmethod
     def _kill(process: Any) -> None:
