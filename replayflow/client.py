@@ -29,7 +29,7 @@ MAX_WORKFLOW_ID = 256
 #: Wait backoff: first check soon (short workflows end fast), then settle at one call a second.
 WAIT_FIRST_DELAY = 0.02
 WAIT_MAX_DELAY = 1.0
-WAIT_FACTOR = 1.3
+WAIT_FACTOR = 1.15
 
 _CLOSE_EVENTS = {
     "WorkflowExecutionCompleted": "COMPLETED",
@@ -224,7 +224,7 @@ def wait_for_close(
 ) -> WorkflowOutcome:
     """Wait until the run closes (following continue-as-new) and return how it ended.
 
-    DescribeWorkflowExecution with a growing delay (20 ms up to 1 s), then one history read.
+    DescribeWorkflowExecution, the delay growing 15 % a call (20 ms up to 1 s); one history read.
     `check` is called between calls and may raise to stop waiting (e.g. a child process died).
     """
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -30,6 +30,7 @@ from .errors import NonDeterministicWorkflow, PayloadTooLarge, ReplayflowError
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 1000
+DEFAULT_POLLERS = 2
 #: How long the next decision task may wait on our sticky list before SWF gives it to anyone.
 STICKY_SCHEDULE_TO_START = 5
 MAX_TASK_LIST = 256
@@ -112,6 +113,7 @@ class Decider:
         sticky: bool = True,
         sticky_timeout: int = STICKY_SCHEDULE_TO_START,
         activity_task_list: str | None = None,
+        pollers: int = DEFAULT_POLLERS,
     ) -> None:
         self.backend = backend
         self.workflows = dict(workflows)
@@ -125,6 +127,9 @@ class Decider:
         self.sticky_timeout = sticky_timeout
         #: Route every scheduled activity (and child workflow) here: `standalone` isolates a run.
         self.activity_task_list = activity_task_list
+        #: Concurrent polls on the shared list: more tasks in flight, and (on servers without a
+        #: real long poll, like moto) a task waits less for the next poll to come round.
+        self.pollers = max(1, int(pollers))
         self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
         self.stats = DeciderStats()
 
@@ -141,13 +146,16 @@ class Decider:
         tasks: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue()
         pollers = [
             threading.Thread(target=self._poll_loop, args=(self.task_list, False, tasks, stop),
-                             name="decider-poll-shared", daemon=True)
+                             name=f"decider-poll-shared-{i + 1}", daemon=True)
+            for i in range(self.pollers)
         ]
         if self.sticky_list:
             pollers.append(threading.Thread(
                 target=self._poll_loop, args=(self.sticky_list, True, tasks, stop),
                 name="decider-poll-sticky", daemon=True))
-        for thread in pollers:
+        for i, thread in enumerate(pollers):
+            if i:
+                stop.wait(0.01)  # stagger the polls, so one is always about to come round
             thread.start()
         log.info("decider %s polling %s%s for %s", self.identity, self.task_list,
                  f" and {self.sticky_list}" if self.sticky_list else "",

@@ -40,12 +40,14 @@ def domain_register(domain: str, retention_days: int) -> None:
 @click.option("--task-list", help="Decision task list (default: the classes' task_list).")
 @click.option("--cache-size", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Live executions kept in memory (0: replay every decision from scratch).")
+@click.option("--pollers", type=click.IntRange(min=1, max=32), default=2, show_default=True,
+              help="Concurrent polls on the shared task list.")
 @click.option("--activity-task-list", metavar="TASK_LIST",
               help="Send every activity to this task list instead of its declared one "
                    "(what `standalone` uses to keep a run to itself).")
 @handle_errors
 def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str | None,
-                  cache_size: int, activity_task_list: str | None) -> None:
+                  cache_size: int, pollers: int, activity_task_list: str | None) -> None:
     """Decide executions of the given workflow classes until SIGTERM (or Ctrl-C).
 
     \b
@@ -64,7 +66,8 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
                             "pass --task-list, or start one decider per task list")
         task_list = lists[0]
     decider = Decider(SwfBackend(resolve_domain(domain)), classes, task_list,
-                      cache_size=cache_size, activity_task_list=activity_task_list)
+                      cache_size=cache_size, activity_task_list=activity_task_list,
+                      pollers=pollers)
     decider.register()
     stop = threading.Event()
 
