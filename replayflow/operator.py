@@ -389,11 +389,12 @@ def rerun_activity(history: RunHistory, task_id: str,
                    decode: Decode | None = None) -> RerunOutcome:
     """Run one activity of a past run again, here, with its recorded input (last attempt's).
 
-    It goes through the same `run_activity` the workers use, so it sees the same context
-    (workflow id, run id, task id, attempt) and fails the same way. Nothing is sent to SWF.
+    It goes through the same `execution.run_activity` the workers use, so it sees the same
+    context (workflow id, run id, task id, attempt) and fails the same way. Nothing is sent to
+    SWF, and no worker middleware runs: this is a debugging run, not a task.
     """
     from .activity import ActivityContext, find_activity
-    from .backends.memory import run_activity
+    from .execution import run_activity
 
     recorded = recorded_activity(history, task_id)
     find_activity(recorded.type_name)  # an import error is a usage problem (exit 2), not a failure
