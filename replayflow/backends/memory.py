@@ -337,7 +337,7 @@ class MemoryBackend:
                     continue
                 timeout = self._timers[0][0] - now
             if not self._running and not self._waiting_to_start and not self._inline \
-                    and self._only_run_timers():
+                    and self._only_run_timers() and outcomes.empty():  # signals may be queued
                 self._report_stuck()
             try:
                 message = outcomes.get(timeout=timeout)
