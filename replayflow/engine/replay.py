@@ -290,10 +290,13 @@ class ExecutionState:
     def _confirm(self, key: tuple, event: dict) -> Command:
         cmd = self._awaiting.pop(key, None)
         if cmd is None:
+            instead = next((c for k, c in self._awaiting.items() if k[0] == key[0]), None)
+            difference = (f" (it decided {instead.decision['decisionType']} for {key[0]} "
+                          f"{instead.key[1]!r} instead)" if instead is not None else "")
             raise NonDeterministicWorkflow(
                 f"event {event['eventId']} ({event['eventType']}) is for {key[0]} {key[1]!r}, "
-                "which the current workflow code did not decide at that point; was the workflow "
-                "changed while this execution was running?"
+                f"which the current workflow code did not decide at that point{difference}; was "
+                "the workflow changed while this execution was running?"
             )
         return cmd
 
