@@ -1,0 +1,112 @@
+"""Each vocabulary example runs as its docstring says: `replayflow workflow.start --local ...`.
+
+The examples run as subprocesses, all at once (each is mostly interpreter start-up and a timer of
+at most a second), and each test checks one example's stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from support.cli import run_cli
+
+from examples.determinism import RaffleWorkflow
+from replayflow.testing import replay
+
+EXAMPLES = {
+    "timers": ("examples.timers.TimerWorkflow", "[1]"),
+    "signals": ("examples.signals.ApprovalWorkflow", '[["o-1", "o-2"]]'),
+    "markers": ("examples.markers.MarkerWorkflow", '[["a", "b", "c"]]'),
+    "children": ("examples.children.InventoryWorkflow", '[["eu", "us", "nowhere"]]'),
+    "cancellation": ("examples.cancellation.DeadlineWorkflow", "[1]"),
+    "continue_as_new": ("examples.continue_as_new.PagingWorkflow", "[7, 3]"),
+    "canvas": ("examples.canvas.ThumbnailWorkflow", '[["cat.png", "dog.png", "owl.png"], 2]'),
+    "failure_policy": ("examples.failure_policy.ResilientWorkflow", None),
+    "determinism": ("examples.determinism.RaffleWorkflow", '[["ann", "bob", "cid"]]'),
+}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[subprocess.CompletedProcess, Path]]:
+    out = tmp_path_factory.mktemp("examples")
+
+    def start(name: str) -> tuple[subprocess.CompletedProcess, Path]:
+        workflow, input_json = EXAMPLES[name]
+        history = out / f"{name}.json"
+        args = ["workflow.start", "--local", workflow, "--history-file", str(history)]
+        if input_json is not None:
+            args += ["--input", input_json]
+        return run_cli(*args, timeout=60), history
+
+    with ThreadPoolExecutor(len(EXAMPLES)) as pool:
+        return dict(zip(EXAMPLES, pool.map(start, EXAMPLES), strict=True))
+
+
+def output(runs, name: str):
+    proc, _history = runs[name]
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_timers(runs):
+    assert output(runs, "timers") == {"slept_seconds": 1, "report": "report for 2 items",
+                                      "deadline": "cancelled"}
+
+
+def test_signals(runs):
+    assert output(runs, "signals") == {"o-1": "approved", "o-2": "rejected"}
+
+
+def test_markers(runs):
+    assert output(runs, "markers") == {
+        "processed": ["A", "B", "C"],
+        "markers": [["progress", {"done": n, "of": 3}] for n in (1, 2, 3)]}
+
+
+def test_children(runs):
+    assert output(runs, "children") == {"eu": 2, "us": 3,
+                                        "nowhere": "failed: unknown region 'nowhere'"}
+
+
+def test_cancellation(runs):
+    assert output(runs, "cancellation") == {"crawl": "cancelled", "report": "cancelled"}
+    events = json.loads(runs["cancellation"][1].read_text())["events"]
+    types = [e["eventType"] for e in events]
+    for expected in ("ActivityTaskCancelRequested", "ActivityTaskCanceled",
+                     "RequestCancelExternalWorkflowExecutionInitiated",
+                     "ChildWorkflowExecutionCanceled"):
+        assert expected in types
+
+
+def test_continue_as_new(runs):
+    assert output(runs, "continue_as_new") == {"pages": 7, "total": 28, "runs": 3}
+
+
+def test_canvas(runs):
+    assert output(runs, "canvas") == {
+        "thumbnails": ["cat-64px.png", "dog-64px.png", "owl-64px.png"],
+        "published": [f"https://cdn.example/{n}-64px.png" for n in ("cat", "dog", "owl")],
+        "index": "3 thumbnails"}
+
+
+def test_failure_policy(runs):
+    assert output(runs, "failure_policy") == {"mirror": "fetched from mirror on attempt 2",
+                                              "thumbnail": None}
+    events = json.loads(runs["failure_policy"][1].read_text())["events"]
+    timers = [e["timerStartedEventAttributes"]["timerId"] for e in events
+              if e["eventType"] == "TimerStarted"]
+    assert timers == ["retry-activity-examples.failure_policy.fetch-1-1"]
+
+
+def test_determinism_and_its_recorded_history_replays(runs):
+    result = output(runs, "determinism")
+    assert result["winner"] in ("ann", "bob", "cid")
+    assert result["message"] == f"{result['winner']} wins with ticket {result['ticket']}"
+    # The way the example tells users to guard deployments: replay the recorded history.
+    outcome = replay(runs["determinism"][1], RaffleWorkflow)
+    assert outcome.close_status == "WorkflowExecutionCompleted"
