@@ -8,9 +8,10 @@ In production an approver sends the signal from outside:
     replayflow workflow.signal --domain D <workflow-id> approval \
         '{"order": "o-1", "approved": true}'
 
-so that this example runs on its own, the workflow first sends the signals to itself
-(`self.signal` with no workflow_id), in the opposite order from the one it waits in: each
-`wait_signal(..., match=...)` still gets the answer for its own order.
+and the workflow is started with `self_approve` false (`--input '{"orders": ["o-1"],
+"self_approve": false}'`). So that this example runs on its own, by default the workflow first
+sends the signals to itself (`self.signal` with no workflow_id), in the opposite order from the
+one it waits in: each `wait_signal(..., match=...)` still gets the answer for its own order.
 """
 
 from replayflow import Workflow
@@ -21,8 +22,8 @@ class ApprovalWorkflow(Workflow):
     version = "example"
     task_list = "example"
 
-    def run(self, orders):
-        for order in reversed(orders):  # stand-in for the approvers
+    def run(self, orders, self_approve=True):
+        for order in reversed(orders if self_approve else []):  # stand-in for the approvers
             self.signal("approval", {"order": order, "approved": order != "o-2"})
         outcome = {}
         for order in orders:
