@@ -25,9 +25,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .. import encoding
-from ..activity import ActivityContext, find_activity, reset_context, set_context
+from ..activity import ActivityContext
 from ..engine.replay import ExecutionState
 from ..errors import PayloadTooLarge, ReplayflowError
+from ..execution import run_activity  # shared with the SWF worker: one behaviour
 from ..history import HistoryFile
 
 log = logging.getLogger(__name__)
@@ -917,31 +918,6 @@ class MemoryBackend:
             "workflowExecution": {"workflowId": target.workflow_id, "runId": target.run_id},
             "initiatedEventId": initiated["eventId"]})
         self._schedule_decision(ex)
-
-
-def run_activity(type_name: str, input_text: str | None, ctx: ActivityContext,
-                 decode: Callable[[str | None], str | None] = lambda t: t) -> tuple:
-    """Call an activity by type name; return ("completed", result_json) or ("failed", reason,
-    details_json). Shared by the local backend and the SWF worker's child process."""
-    token = set_context(ctx)
-    try:
-        try:
-            activity = find_activity(type_name)
-            args, kwargs = encoding.decode_call(decode(input_text))
-            value = activity.func(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - every failure is reported, none is lost
-            if isinstance(exc, KeyboardInterrupt):
-                raise
-            reason, details = encoding.describe_exception(exc, traceback.format_exc())
-            return ("failed", reason, encoding.dumps(details))
-        try:
-            return ("completed", encoding.dumps(value))
-        except encoding.NotSerializable as exc:
-            full = f"the result of {ctx.task_id or type_name} is not JSON-serialisable: {exc}"
-            return ("failed", encoding.truncate_reason(full),
-                    encoding.dumps({"type": "TypeError", "message": full, "reason": full}))
-    finally:
-        reset_context(token)
 
 
 def _loaded_workflow_class(type_name: str) -> type | None:
