@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -188,7 +189,38 @@ def make_client(
 
 def swf_client(**kwargs: Any) -> Any:
     """An SWF client (honours AWS_ENDPOINT_URL_SWF / AWS_ENDPOINT_URL)."""
-    return make_client("swf", **kwargs)
+    client = make_client("swf", **kwargs)
+    for operation in _HISTORY_OPERATIONS:
+        client.meta.events.register(f"before-parse.swf.{operation}", _parse_history_response)
+    return client
+
+
+# Responses that carry event histories. botocore's generic parser walks every member of every
+# event against the model (about 50 µs an event: 300 ms for a 6,000-event history, 20 times the
+# cost of json.loads). Their only timestamp is `eventTimestamp`, so we parse them ourselves and
+# hand botocore an empty body: same boto3 shape, a fraction of the cost.
+_HISTORY_OPERATIONS = ("PollForDecisionTask", "GetWorkflowExecutionHistory")
+
+
+def _parse_history_response(response_dict: dict, customized_response_dict: dict,
+                            **_: Any) -> None:
+    if response_dict.get("status_code") != 200:
+        return
+    body = response_dict.get("body")
+    if not body:
+        return
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return  # leave it to botocore, which reports malformed responses its own way
+    utc = dt.UTC
+    from_timestamp = dt.datetime.fromtimestamp
+    for event in data.get("events") or ():
+        stamp = event.get("eventTimestamp")
+        if isinstance(stamp, int | float):
+            event["eventTimestamp"] = from_timestamp(stamp, utc)
+    customized_response_dict.update(data)
+    response_dict["body"] = b"{}"
 
 
 def s3_client(**kwargs: Any) -> Any:
