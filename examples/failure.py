@@ -25,7 +25,8 @@ class HandledFailureWorkflow(Workflow):
 
     def run(self):
         try:
-            self.submit(divide, 1, 0).result
+            quotient = self.submit(divide, 1, 0).result
+            handled = {"task": None, "error": None, "quotient": quotient}
         except TaskFailed as failure:
             handled = {"task": failure.task_id, "error": failure.error_type}
         # raises_on_failure=False: .result is None, .exception keeps the failure.

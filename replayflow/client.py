@@ -409,7 +409,10 @@ def run_standalone(
             "decider.start", "--domain", domain, "--task-list", task_list,
             "--activity-task-list", task_list, path])
         for i in range(max(1, workers)):
-            argv = python + ["worker.start", "--domain", domain, "--task-list", task_list]
+            # A grace period shorter than our own before SIGKILL (CHILD_GRACE), so activities cut
+            # short by Ctrl-C are reported failed instead of left to time out.
+            argv = python + ["worker.start", "--domain", domain, "--task-list", task_list,
+                             "--grace-period", "2"]
             if processes:
                 argv += ["--processes", str(processes)]
             children.spawn(f"worker {i + 1}" if workers > 1 else "worker", argv)
