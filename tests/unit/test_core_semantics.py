@@ -1,0 +1,34 @@
+"""Core API semantics, run end to end through the in-memory backend."""
+
+from __future__ import annotations
+
+from support.odd_workflows import (
+    AsCompletedWorkflow,
+    IdempotentWorkflow,
+    UnserialisableResultWorkflow,
+)
+
+from replayflow.backends.memory import MemoryBackend
+
+
+def test_identical_idempotent_calls_run_once():
+    result = MemoryBackend().run(IdempotentWorkflow)
+    assert result.ok, result.reason
+    assert result.result == ["value-of-a", "value-of-b", "value-of-a"]
+    scheduled = [e for e in result.execution.events if e["eventType"] == "ActivityTaskScheduled"]
+    assert len(scheduled) == 2
+    ids = {e["activityTaskScheduledEventAttributes"]["activityId"] for e in scheduled}
+    assert all(i.startswith("activity-support.odd_workflows.lookup-") for i in ids)
+
+
+def test_an_unserialisable_result_fails_naming_the_task():
+    result = MemoryBackend().run(UnserialisableResultWorkflow)
+    assert result.status == "FAILED"
+    assert "activity-support.odd_workflows.make_set-1" in result.reason
+    assert "not JSON-serialisable" in result.reason
+
+
+def test_as_completed_yields_every_future():
+    result = MemoryBackend().run(AsCompletedWorkflow, [5])
+    assert result.ok, result.reason
+    assert result.result == sorted(f"value-of-{i}" for i in range(5))
