@@ -22,6 +22,7 @@ from typing import Any
 from . import encoding, jumbo
 from .activity import Activity
 from .errors import ReplayflowError, UserError
+from .history import CLOSE_STATUS
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +32,6 @@ WAIT_FIRST_DELAY = 0.02
 WAIT_MAX_DELAY = 1.0
 WAIT_FACTOR = 1.15
 
-_CLOSE_EVENTS = {
-    "WorkflowExecutionCompleted": "COMPLETED",
-    "WorkflowExecutionFailed": "FAILED",
-    "WorkflowExecutionCanceled": "CANCELED",
-    "WorkflowExecutionTerminated": "TERMINATED",
-    "WorkflowExecutionTimedOut": "TIMED_OUT",
-    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
-}
 
 
 @dataclass
@@ -175,7 +168,7 @@ def _decode_json(text: str | None) -> Any:
 def outcome_from_event(workflow_id: str, run_id: str, event: dict[str, Any]) -> WorkflowOutcome:
     """Read a close event into a WorkflowOutcome (fields jumbo-decoded)."""
     event_type = event["eventType"]
-    status = _CLOSE_EVENTS[event_type]
+    status = CLOSE_STATUS[event_type]
     attrs = event.get(event_type[0].lower() + event_type[1:] + "EventAttributes") or {}
     outcome = WorkflowOutcome(workflow_id, run_id, status)
     if status == "COMPLETED":
@@ -205,11 +198,11 @@ def _close_event(backend: Any, workflow_id: str, run_id: str) -> dict[str, Any] 
         maximumPageSize=1,
     )
     for event in response.get("events", []):
-        if event["eventType"] in _CLOSE_EVENTS:
+        if event["eventType"] in CLOSE_STATUS:
             return event
     # A server that ignores reverseOrder: look at the whole history.
     for event in reversed(backend.get_workflow_execution_history(workflow_id, run_id)):
-        if event["eventType"] in _CLOSE_EVENTS:
+        if event["eventType"] in CLOSE_STATUS:
             return event
     return None
 

@@ -21,6 +21,16 @@ from typing import Any
 
 from .errors import UserError
 
+#: Execution status by the event type that closes an execution.
+CLOSE_STATUS = {
+    "WorkflowExecutionCompleted": "COMPLETED",
+    "WorkflowExecutionFailed": "FAILED",
+    "WorkflowExecutionCanceled": "CANCELED",
+    "WorkflowExecutionTerminated": "TERMINATED",
+    "WorkflowExecutionTimedOut": "TIMED_OUT",
+    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
+}
+
 
 def attributes(event: dict) -> dict:
     """The `<eventType>EventAttributes` dict of an event (empty if absent)."""

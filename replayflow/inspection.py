@@ -19,22 +19,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .history import attributes
+from .history import CLOSE_STATUS, attributes
 
 Decode = Callable[[str | None], str | None]
 
 #: Timers the engine starts for itself (retry back-off, ...) carry this prefix.
 INTERNAL_TIMER_PREFIX = "replayflow-"
 
-#: Workflow status by the event type that closes the execution.
-CLOSE_STATUS = {
-    "WorkflowExecutionCompleted": "COMPLETED",
-    "WorkflowExecutionFailed": "FAILED",
-    "WorkflowExecutionCanceled": "CANCELED",
-    "WorkflowExecutionTerminated": "TERMINATED",
-    "WorkflowExecutionTimedOut": "TIMED_OUT",
-    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
-}
 
 #: States after which a task will not change any more.
 CLOSED_STATES = frozenset({

@@ -29,7 +29,7 @@ from ..activity import ActivityContext
 from ..engine.replay import ExecutionState
 from ..errors import PayloadTooLarge, ReplayflowError
 from ..execution import run_activity  # shared with the SWF worker: one behaviour
-from ..history import HistoryFile
+from ..history import CLOSE_STATUS, HistoryFile
 
 log = logging.getLogger(__name__)
 
@@ -40,21 +40,6 @@ DEFAULT_MAX_WORKERS = 32
 # run.
 DEFAULT_INLINE_THRESHOLD = 0.001
 
-_CLOSE_EVENTS = {
-    "CompleteWorkflowExecution": "WorkflowExecutionCompleted",
-    "FailWorkflowExecution": "WorkflowExecutionFailed",
-    "CancelWorkflowExecution": "WorkflowExecutionCanceled",
-    "ContinueAsNewWorkflowExecution": "WorkflowExecutionContinuedAsNew",
-}
-
-_STATUS = {
-    "WorkflowExecutionCompleted": "COMPLETED",
-    "WorkflowExecutionFailed": "FAILED",
-    "WorkflowExecutionCanceled": "CANCELED",
-    "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
-    "WorkflowExecutionTerminated": "TERMINATED",
-    "WorkflowExecutionTimedOut": "TIMED_OUT",
-}
 
 
 _ATTRS_KEYS: dict[str, str] = {}
@@ -117,7 +102,7 @@ class LocalExecution:
     def status(self) -> str:
         if not self.closed or self.close_event is None:
             return "OPEN"
-        return _STATUS[self.close_event["eventType"]]
+        return CLOSE_STATUS[self.close_event["eventType"]]
 
     def history(self) -> HistoryFile:
         return HistoryFile(
