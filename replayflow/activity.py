@@ -56,6 +56,20 @@ class Activity:
         return f"<Activity {self.name} v{self.version} on {self.task_list!r}>"
 
     @functools.cached_property
+    def id_prefix(self) -> str:
+        """Task ids of this activity are `<id_prefix>-<n>`."""
+        return f"activity-{self.name}"
+
+    @functools.cached_property
+    def decision_base(self) -> dict[str, Any]:
+        """The ScheduleActivityTask attributes every call shares (never mutated: copy it)."""
+        return {
+            "activityType": {"name": self.name, "version": self.version},
+            "taskList": {"name": self.task_list},
+            **self.timeouts,
+        }
+
+    @functools.cached_property
     def timeouts(self) -> dict[str, str]:
         """The four SWF timeouts, as ScheduleActivityTask decision attributes."""
         return {

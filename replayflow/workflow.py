@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .activity import as_activity
+from .activity import Activity, as_activity
 from .futures import Future
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ class Workflow:
         task priority of this one call.
         """
         kwargs, options = _split_options(kwargs)
+        if type(fn) is Activity:  # the common case, first
+            return self._execution.submit_activity(fn, args, kwargs, options.get("priority"))
         if isinstance(fn, type) and issubclass(fn, Workflow):
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)

@@ -470,7 +470,7 @@ class ExecutionState:
         if kwargs:
             _find_futures(kwargs, deps)
         if not activity.idempotent:
-            task.task_id = future.task_id = self._next_id(f"activity-{activity.name}")
+            task.task_id = future.task_id = self._next_id(activity.id_prefix)
             self._tasks[task.task_id] = task
         if deps and not all(f.done for f in deps):
             task.deps = deps
@@ -535,13 +535,9 @@ class ExecutionState:
         if len(activity_id) > 256:
             digest = hashlib.sha1(activity_id.encode()).hexdigest()[:12]
             activity_id = f"{activity_id[:230]}~{digest}#{task.attempt}"
-        attrs = {
-            "activityType": {"name": activity.name, "version": activity.version},
-            "activityId": activity_id,
-            "input": task.input_text,
-            "taskList": {"name": activity.task_list},
-            **activity.timeouts,
-        }
+        attrs = dict(activity.decision_base)  # type, task list, timeouts: built once
+        attrs["activityId"] = activity_id
+        attrs["input"] = task.input_text
         if task.priority is not None:
             attrs["taskPriority"] = str(task.priority)
         self._by_activity_id[activity_id] = (task, task.attempt)
