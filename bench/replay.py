@@ -4,8 +4,8 @@ Cases (the same as simpleflow 0.36's figures on this machine, which re-parse the
 re-run `run()` from the top on every decision):
 - one decision of a chain with K completed activities (K = 10, 100, 1000, 5000; 6 events per step
   plus 3 to start), where the decision must be "schedule activity K+1":
-  - cold: a fresh ExecutionState fed the whole history (a cache miss), including json.loads of the
-    raw wire JSON and the timestamp conversion boto3 would do;
+  - cold: a fresh ExecutionState fed the whole history (a cache miss), including the parse of the
+    raw response body into boto3-shaped events by our SWF client's history parser;
   - warm: a cached ExecutionState fed only the 6 new events (the decider-affinity path), also
     parsed from raw JSON;
 - a chain of 1000 and a fan-out of 5000 driven decision by decision, with the cache on (one state
@@ -36,8 +36,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from replayflow import Workflow, activity, futures  # noqa: E402
+from replayflow.backends.swf import _parse_history_response  # noqa: E402
 from replayflow.engine.replay import ExecutionState  # noqa: E402
-from replayflow.history import events_from_wire, events_to_wire  # noqa: E402
+from replayflow.history import events_to_wire  # noqa: E402
 
 
 @activity.with_attributes(task_list="bench")
@@ -129,9 +130,13 @@ def chain_history(k: int) -> list[dict]:
     return swf.events
 
 
-def parse_wire(raw: str) -> list[dict]:
-    """What a decider does with a response body: JSON, then datetimes (boto3's shape)."""
-    return events_from_wire(json.loads(raw)["events"])
+def parse_wire(raw: bytes) -> list[dict]:
+    """What our decider does with a response body: the SWF client's history parser (json, then
+    datetimes: boto3's shape), exactly as it runs inside botocore's before-parse hook."""
+    response = {"body": raw, "headers": {}, "status_code": 200}
+    parsed: dict = {}
+    _parse_history_response(response_dict=response, customized_response_dict=parsed)
+    return parsed["events"]
 
 
 def best_of(fn, repeat: int) -> float:
@@ -147,10 +152,10 @@ def best_of(fn, repeat: int) -> float:
 def one_decision(k: int) -> tuple[float, float]:
     events = chain_history(k)
     expected = f"activity-{step.name}-{k + 1}#1"
-    raw_full = json.dumps({"events": events_to_wire(events)})
+    raw_full = json.dumps({"events": events_to_wire(events)}).encode()
     # The 6 events of the last step (Completed, Scheduled, Started, Completed, Scheduled, Started).
     split = len(events) - 6
-    raw_new = json.dumps({"events": events_to_wire(events[split:])})
+    raw_new = json.dumps({"events": events_to_wire(events[split:])}).encode()
 
     def cold() -> None:
         state = ExecutionState(Chain, workflow_id="bench", run_id="run")

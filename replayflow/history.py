@@ -13,8 +13,10 @@ Only `events` is required, so a saved `GetWorkflowExecutionHistory` response is 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,24 @@ CLOSE_STATUS = {
     "WorkflowExecutionTimedOut": "TIMED_OUT",
     "WorkflowExecutionContinuedAsNew": "CONTINUED_AS_NEW",
 }
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a large history.
+
+    Tens of thousands of fresh dicts would otherwise trigger repeated full collections that scan
+    every one of them again (it doubles the cost of parsing a 6 MB history). Nothing is leaked:
+    collection resumes when the block ends.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def attributes(event: dict) -> dict:

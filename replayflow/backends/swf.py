@@ -73,6 +73,7 @@ from ..errors import (
     UnknownDomain,
     UserError,
 )
+from ..history import gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -209,16 +210,17 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
     body = response_dict.get("body")
     if not body:
         return
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return  # leave it to botocore, which reports malformed responses its own way
-    utc = dt.UTC
-    from_timestamp = dt.datetime.fromtimestamp
-    for event in data.get("events") or ():
-        stamp = event.get("eventTimestamp")
-        if isinstance(stamp, int | float):
-            event["eventTimestamp"] = from_timestamp(stamp, utc)
+    with gc_paused():
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return  # leave it to botocore, which reports malformed responses its own way
+        utc = dt.UTC
+        from_timestamp = dt.datetime.fromtimestamp
+        for event in data.get("events") or ():
+            stamp = event.get("eventTimestamp")
+            if isinstance(stamp, int | float):
+                event["eventTimestamp"] = from_timestamp(stamp, utc)
     customized_response_dict.update(data)
     response_dict["body"] = b"{}"
 

@@ -41,6 +41,7 @@ from ..errors import (
     WorkflowCancelled,
 )
 from ..futures import Future
+from ..history import gc_paused
 
 JUMBO_PREFIX = "replayflow+s3://"
 CONTINUE_TIMER_PREFIX = "replayflow-continue-"
@@ -146,6 +147,9 @@ class Marker:
                                                                             other.details)
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+
+
 def _find_futures(value: Any, out: list[Future]) -> None:
     if isinstance(value, Future):
         out.append(value)
@@ -230,9 +234,21 @@ class ExecutionState:
     # ------------------------------------------------------------------ feeding events
     def handle(self, events: Iterable[dict]) -> list[dict]:
         """Feed new events (up to the current DecisionTaskStarted); return the decisions to send."""
-        feed = self.feed
-        for event in events:
-            feed(event)
+        if isinstance(events, list) and len(events) > 1000:  # a full replay: see gc_paused
+            with gc_paused():
+                return self._handle(events)
+        return self._handle(events)
+
+    def _handle(self, events: Iterable[dict]) -> list[dict]:
+        routes = _ROUTES
+        for event in events:  # feed(), inlined: this loop runs once per event of every history
+            event_id = event["eventId"]
+            if event_id <= self.last_event_id:
+                continue
+            self.last_event_id = event_id
+            route = routes.get(event["eventType"])
+            if route is not None:
+                route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
         return self.decisions()
 
     def feed(self, event: dict) -> None:
@@ -281,11 +297,15 @@ class ExecutionState:
         return pending[: limit - 1] + [cont]
 
     def _mark_sent(self, started_event_id: int) -> None:
-        batch = self._next_batch(started_event_id)
-        pending = len(self._pending)
-        del self._pending[: pending if pending <= self.max_decisions else self.max_decisions - 1]
+        pending = self._pending
+        if len(pending) <= self.max_decisions:
+            batch, self._pending = pending, []
+        else:
+            batch = self._next_batch(started_event_id)
+            del pending[: self.max_decisions - 1]
+        awaiting = self._awaiting
         for cmd in batch:
-            self._awaiting[cmd.key] = cmd
+            awaiting[cmd.key] = cmd
 
     def _confirm(self, key: tuple, event: dict) -> Command:
         cmd = self._awaiting.pop(key, None)
@@ -465,8 +485,9 @@ class ExecutionState:
         task = ActivityTask("", activity, args, kwargs, future,
                             activity.priority if priority is None else priority)
         deps: list[Future] = []
-        if args:
-            _find_futures(args, deps)
+        for arg in args:
+            if type(arg) not in _PLAIN:
+                _find_futures(arg, deps)
         if kwargs:
             _find_futures(kwargs, deps)
         if not activity.idempotent:
