@@ -129,6 +129,7 @@ def start_execution(
     The input is jumbo-encoded (too large without a bucket: PayloadTooLarge). The execution
     timeout is the option or the class's own, sent explicitly, never capped.
     """
+    jumbo.check_config()  # a bad bucket/prefix is refused even when this input is small
     input_text = jumbo.encode_field(
         "input", encoding.encode_call(list(args), dict(kwargs or {})), encoding.MAX_INPUT
     )
@@ -388,6 +389,7 @@ def run_standalone(
     """
     from .backends.swf import SwfBackend
 
+    jumbo.check_config()  # before the children start, so a bad setting is reported once
     domain = resolve_domain(domain)
     task_list = task_list or f"standalone-{uuid.uuid4().hex[:16]}"
     path = f"{workflow_cls.__module__}.{workflow_cls.__qualname__}"

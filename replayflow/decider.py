@@ -115,6 +115,7 @@ class Decider:
         activity_task_list: str | None = None,
         pollers: int = DEFAULT_POLLERS,
     ) -> None:
+        jumbo.check_config()  # a bad bucket/prefix fails at start-up, not on the first big field
         self.backend = backend
         self.workflows = dict(workflows)
         self.task_list = task_list

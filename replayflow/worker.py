@@ -166,6 +166,7 @@ class Worker:
             raise ValueError("heartbeat must be a positive number of seconds")
         if grace_period < 0:
             raise ValueError("grace_period must be >= 0")
+        jumbo.check_config()  # a bad bucket/prefix fails at start-up, not on the first big result
         self.backend = backend
         self.task_list = task_list
         self.processes = processes
