@@ -274,11 +274,22 @@ def workflow_cancel(workflow_id: str, run_id: str | None, domain: str | None) ->
 @click.argument("name")
 @DOMAIN_OPTION
 @click.option("--input", "-i", "input_json", metavar="JSON", help="The signal's input (JSON).")
+@click.option("--input-file", metavar="FILE|-",
+              help="Read the signal's JSON input from a file (- = stdin): for inputs too large "
+                   "for a command line, sent as a jumbo field.")
 @click.option("--run-id", help="The run to signal (default: the open run).")
 @handle_errors
 def workflow_signal(workflow_id: str, name: str, domain: str | None, input_json: str | None,
-                    run_id: str | None) -> None:
+                    input_file: str | None, run_id: str | None) -> None:
     """Send signal NAME to the open run of WORKFLOW_ID."""
+    if input_file is not None:
+        if input_json is not None:
+            raise UserError("give --input or --input-file, not both")
+        try:
+            with click.open_file(input_file) as source:
+                input_json = source.read()
+        except OSError as exc:
+            raise UserError(f"cannot read --input-file {input_file}: {exc.strerror}") from None
     backend = operator.backend_for(domain)
     run_id = operator.signal(backend, workflow_id, name, input_json, run_id)
     click.echo(f"signalled {name} to {workflow_id} {run_id}", err=True)
