@@ -43,6 +43,7 @@ DEFAULT_INLINE_THRESHOLD = 0.001
 
 
 _ATTRS_KEYS: dict[str, str] = {}
+_DECISION_ROUTES: dict[str, tuple[Callable[..., None], str]] = {}  # decisionType -> handler
 
 
 def _attrs_key(event_type: str) -> str:
@@ -417,10 +418,14 @@ class MemoryBackend:
 
     def _apply(self, ex: LocalExecution, decision: dict, completed_id: int) -> None:
         kind = decision["decisionType"]
-        attrs = decision[_attrs_key(kind).replace("EventAttributes", "DecisionAttributes")]
-        handler = getattr(self, f"_decide_{kind}")
+        route = _DECISION_ROUTES.get(kind)
+        if route is None:
+            route = _DECISION_ROUTES[kind] = (
+                getattr(MemoryBackend, f"_decide_{kind}"),
+                kind[0].lower() + kind[1:] + "DecisionAttributes")
+        attrs = decision[route[1]]
         try:
-            handler(ex, attrs, completed_id)
+            route[0](self, ex, attrs, completed_id)
         except PayloadTooLarge as exc:
             self._payload_failure(ex, kind, attrs, completed_id, exc)
 
