@@ -50,7 +50,7 @@ class LogDuration(ActivityMiddleware):
         self.log.info("activity %s completed in %.3f s", ctx.activity_id, self._elapsed(ctx))
 
     def on_failure(self, ctx: ActivityContext, exc: BaseException) -> None:
-        self.log.info("activity %s failed in %.3f s: %s: %s", ctx.activity_id,
+        self.log.info("activity %s failed in %.3f s: %s: %.300s", ctx.activity_id,
                       self._elapsed(ctx), type(exc).__name__, exc)
 
 

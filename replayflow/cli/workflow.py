@@ -98,5 +98,7 @@ def _start_local(cls: type, args: list, kwargs: dict, max_workers: int,
     if result.ok:
         click.echo(json.dumps(result.result))
         return
-    message = f"workflow {result.status.lower()}: {result.reason}"
+    from ..client import one_line
+
+    message = f"workflow {result.status.lower()}: {one_line(result.reason)}"
     raise CliError(message, 1)
