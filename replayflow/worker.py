@@ -1,14 +1,18 @@
 """The SWF activity worker: poll a task list, run each activity in a supervised child process.
 
-The parent process never runs user code. It polls, forks one child per activity, heartbeats for
-it, kills it when it overruns its start-to-close timeout (moto does not enforce it) or when the
-worker shuts down, and reports every task it took exactly once: completed, failed (with a reason
-that says why, even for a segfault), or canceled. A child that dies cannot take the worker with it.
+The parent process never runs user code. Each poller owns one warm, pre-forked child that runs
+the activities it is handed one after another (no fork and no imports on the hot path). The
+parent heartbeats for it, kills it when it overruns its start-to-close timeout (moto does not
+enforce it) or when the worker shuts down, and reports every task it took exactly once:
+completed, failed (with a reason that says why, even for a segfault), or canceled. A child that
+dies cannot take the worker with it: only its own task fails, and a fresh child replaces it.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
+import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
@@ -17,6 +21,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,33 +85,107 @@ class _ChildContext(ActivityContext):
             self._flag.value = 1
 
 
-def _child_main(conn: Any, type_name: str, input_text: str | None, fields: dict[str, Any],
-                flag: Any, middlewares: Sequence[ActivityMiddleware]) -> None:
-    """Entry point of the activity process: run the activity, send the outcome, exit."""
+def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware]) -> None:
+    """Entry point of a pool process: run each task sent, answer its outcome; EOF or None: exit.
+
+    Every message back carries the task's sequence number, so nothing a finished activity left
+    behind (a stray heartbeat from one of its threads) can be taken for the next task's.
+    """
     # Ctrl-C reaches the whole process group and systemd may SIGTERM the whole cgroup: the
     # parent decides when a child stops (grace period), and it stops it with SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _die_with_parent()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        seq, type_name, input_text, fields = message
+        outcome = _run_one(conn, flag, middlewares, seq, type_name, input_text, fields)
+        try:
+            conn.send(("outcome", seq, *outcome))
+        except OSError:  # the parent is gone
+            return
 
+
+def _run_one(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware], seq: int,
+             type_name: str, input_text: str | None, fields: dict[str, Any]) -> tuple:
     def heartbeat(details: str | None) -> bool:
         if details is not None and len(details) > encoding.MAX_HEARTBEAT_DETAILS:
             log.warning("heartbeat details cut to %d characters", encoding.MAX_HEARTBEAT_DETAILS)
             details = details[: encoding.MAX_HEARTBEAT_DETAILS]
         try:
-            conn.send(("heartbeat", details))
+            conn.send(("heartbeat", seq, details))
         except OSError:  # the parent is gone; the activity will find out soon enough
             pass
         return bool(flag.value)
 
     ctx = _ChildContext(flag, _heartbeat=heartbeat, **fields)
-    outcome = run_activity(type_name, input_text, ctx, jumbo.decode_field, middlewares)
-    try:
-        conn.send(("outcome", *outcome))
-    except OSError:
-        pass
-    finally:
-        conn.close()
+    return run_activity(type_name, input_text, ctx, jumbo.decode_field, middlewares)
+
+
+class _PoolChild:
+    """One warm activity process and the duplex pipe to it (tasks in; heartbeats, outcome out)."""
+
+    def __init__(self, mp: Any, middlewares: Sequence[ActivityMiddleware], name: str) -> None:
+        self.flag = mp.Value("b", 0, lock=False)  # cancellation requested (read by the child)
+        self.conn, child_conn = mp.Pipe(duplex=True)
+        self.process = mp.Process(target=_child_loop, args=(child_conn, self.flag, middlewares),
+                                  name=name, daemon=False)
+        self.process.start()
+        child_conn.close()
+        _LIVE_CHILDREN.add(self)
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def send(self, seq: int, type_name: str, input_text: str | None,
+             fields: dict[str, Any]) -> bool:
+        """Hand a task over; False if the child is gone (the caller replaces it)."""
+        self.flag.value = 0
+        try:
+            self.conn.send((seq, type_name, input_text, fields))
+        except OSError:
+            return False
+        return True
+
+    def stop(self, wait: float = 0.0) -> None:
+        """Ask an idle child to exit; kill it if it has not within `wait` seconds."""
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.process.join(wait)
+        if self.process.is_alive():
+            Worker._kill(self.process)
+        else:
+            self.process.join()
+        self.conn.close()
+        _LIVE_CHILDREN.discard(self)
+
+
+#: Pool processes still running: killed at interpreter exit, before multiprocessing's own exit
+#: handler would wait for them (atexit runs this first: it was registered after it).
+_LIVE_CHILDREN: weakref.WeakSet[_PoolChild] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_live_children() -> None:
+    for child in list(_LIVE_CHILDREN):
+        try:
+            child.process.kill()
+            child.process.join(EXIT_WAIT)
+        except (OSError, ValueError, AssertionError):
+            pass
+
+
+def _stop_children(children: dict[int, _PoolChild]) -> None:
+    for child in list(children.values()):
+        child.stop(wait=1.0)
+    children.clear()
 
 
 def _die_with_parent() -> None:
@@ -179,6 +258,11 @@ class Worker:
         self._kill_at: float | None = None  # monotonic time after which children are killed
         self._lock = threading.Lock()
         self._slots: dict[int, _Slot] = {}
+        #: One warm child per poller index, forked ahead of its first task.
+        self._children: dict[int, _PoolChild] = {}
+        self._closed = False  # the pool is shut: no new child, no new task
+        self._seq = itertools.count(1)
+        weakref.finalize(self, _stop_children, self._children)
         self.completed = 0
         self.failed = 0
 
@@ -191,6 +275,8 @@ class Worker:
                              name=f"replayflow-poller-{index}", daemon=True)
             for index in range(self.processes)
         ]
+        for index in range(self.processes):  # fork before the threads start, off the hot path
+            self._child_for(index)
         for thread in threads:
             thread.start()
         log.info("worker %s polling task list %r of domain %r with %d process(es)",
@@ -199,6 +285,31 @@ class Worker:
             if not any(thread.is_alive() for thread in threads):
                 break
         self.shutdown(threads)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the idle pool processes (running ones are the supervisors' to finish)."""
+        with self._lock:
+            self._closed = True
+            idle = {i: c for i, c in self._children.items() if i not in self._slots}
+            for index in idle:
+                del self._children[index]
+        _stop_children(idle)
+
+    def _child_for(self, index: int) -> _PoolChild | None:
+        """The live warm child of poller `index`, forked anew if it died; None once closed."""
+        with self._lock:
+            if self._closed:
+                return None
+            child = self._children.get(index)
+        if child is not None and child.alive():
+            return child
+        if child is not None:
+            child.stop()  # reap it
+        child = _PoolChild(self._mp, self.middlewares, f"replayflow-activity-{index}")
+        with self._lock:
+            self._children[index] = child
+        return child
 
     def shutdown(self, threads: Sequence[threading.Thread], grace_period: float | None = None,
                  ) -> None:
@@ -284,24 +395,31 @@ class Worker:
         wake_r, wake_w = os.pipe()
         with self._lock:
             self._slots[index] = _Slot(task["taskToken"], activity_id, wake_w)
-        process = None
+        child = None
         try:
-            outcome, cancelled, process = self._supervise(task, activity, wake_r)
-            # Report first, reap after: the child's exit costs milliseconds nobody waits for.
+            child = self._child_for(index)
+            if child is None:
+                return self._respond(task, _failure(
+                    "worker shut down before the activity started", "WorkerShutdown"), False)
+            outcome, cancelled = self._supervise(task, activity, child, wake_r)
+            # Report first, replace a dead child after: nobody waits for that fork.
             return self._respond(task, outcome, cancelled)
         finally:
-            if process is not None:
-                process.join(EXIT_WAIT)
-                if process.is_alive():
-                    self._kill(process)
+            if child is not None and not child.alive():
+                child.stop()
+                with self._lock:
+                    if self._children.get(index) is child:
+                        del self._children[index]
+                if not self._stopping.is_set():
+                    self._child_for(index)
             # The slot goes last: shutdown() keeps the process alive while a slot is busy.
             with self._lock:
                 self._slots.pop(index, None)
             os.close(wake_r)
             os.close(wake_w)
 
-    def _supervise(self, task: dict[str, Any], activity: Activity, wake_fd: int,
-                   ) -> tuple[tuple, bool, Any]:
+    def _supervise(self, task: dict[str, Any], activity: Activity, child: _PoolChild,
+                   wake_fd: int) -> tuple[tuple, bool]:
         token = task["taskToken"]
         activity_id = str(task.get("activityId", ""))
         execution = task.get("workflowExecution", {})
@@ -315,17 +433,9 @@ class Worker:
             "task_token": token,
             "task_list": self.task_list,
         }
-        flag = self._mp.Value("b", 0, lock=False)
-        reader, writer = self._mp.Pipe(duplex=False)
-        process = self._mp.Process(
-            target=_child_main,
-            args=(writer, task["activityType"]["name"], task.get("input"), fields, flag,
-                  self.middlewares),
-            name=f"replayflow-activity-{activity_id}",
-            daemon=False,
-        )
-        process.start()
-        writer.close()
+        seq = next(self._seq)
+        flag, reader, process = child.flag, child.conn, child.process
+        pipe_open = child.send(seq, task["activityType"]["name"], task.get("input"), fields)
 
         started = time.monotonic()
         timeout = activity.start_to_close_timeout
@@ -338,7 +448,6 @@ class Worker:
         last_beat = started - MIN_HEARTBEAT_INTERVAL  # the activity's first heartbeat goes at once
         pending_details: str | None = None  # the activity's latest heartbeat details, resent
         has_pending = False
-        pipe_open = True
         outcome: tuple | None = None
 
         def beat(details: str | None) -> None:
@@ -378,10 +487,12 @@ class Worker:
                 except (EOFError, OSError):
                     pipe_open = False
                     continue
+                if message[1] != seq:
+                    continue  # left over from an earlier task
                 if message[0] == "heartbeat":
-                    pending_details, has_pending = message[1], True
+                    pending_details, has_pending = message[2], True
                 else:
-                    outcome = tuple(message[1:])
+                    outcome = tuple(message[2:])
                     break
             elif process.sentinel in ready and not pipe_open:
                 process.join()
@@ -410,8 +521,7 @@ class Worker:
 
         if has_pending:
             beat(pending_details)
-        reader.close()
-        return outcome, bool(flag.value), process
+        return outcome, bool(flag.value)
 
     @staticmethod
     def _kill(process: Any) -> None:
