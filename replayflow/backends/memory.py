@@ -222,7 +222,11 @@ class MemoryBackend:
     def signal(self, workflow_id: str, name: str, input: Any = None,
                run_id: str | None = None) -> bool:
         """Deliver a signal from outside (thread-safe: it goes through the outcome queue)."""
-        self._outcomes.put(("signal", workflow_id, run_id, name, encoding.dumps(input)))
+        # Encoded here, in the caller's thread: a big input goes to S3 as it would on SWF, and
+        # PayloadTooLarge (no bucket) reaches the caller instead of the backend's loop.
+        text = self.encode_field(f"input of signal {name}", encoding.dumps(input),
+                                 encoding.MAX_INPUT)
+        self._outcomes.put(("signal", workflow_id, run_id, name, text))
         return True
 
     def request_cancel(self, workflow_id: str) -> None:

@@ -23,10 +23,12 @@ from pathlib import Path
 
 import pytest
 from support.cli import assert_one_line_error
-from support.jumbo_workflows import SIGNAL, digest_of, make_payload
+from support.jumbo_workflows import SIGNAL, SignalWorkflow, digest_of, make_payload
 
 from replayflow import encoding, jumbo
+from replayflow.backends.memory import MemoryBackend
 from replayflow.backends.swf import SwfBackend
+from replayflow.local import _jumbo_hooks  # the hooks --local runs with
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO = TESTS_DIR.parent
@@ -220,6 +222,19 @@ def test_signal_input_local(env, size):
     # --local: the workflow signals itself (SignalExternalWorkflowExecution); moto lacks that.
     done = local(env, "SignalWorkflow", "--input", json.dumps([size]))
     assert completed(done) == expected(size)
+
+
+def test_signal_from_outside_into_a_local_run(env, monkeypatch):
+    """`MemoryBackend.signal` (the Python API's outside signal) stores a big input as SWF would."""
+    for name in (jumbo.BUCKET_ENV, jumbo.CACHE_DIR_ENV):
+        monkeypatch.setenv(name, env[name])
+    backend = MemoryBackend(2, **_jumbo_hooks())
+    execution = backend.start(SignalWorkflow, workflow_id="outside")
+    backend.signal("outside", SIGNAL, make_payload(KB100))
+    assert backend.run_until_closed(execution).result == expected(KB100)
+    [signaled] = [e["workflowExecutionSignaledEventAttributes"] for e in execution.events
+                  if e["eventType"] == "WorkflowExecutionSignaled"]
+    assert jumbo.is_reference(signaled["input"])
 
 
 # --- without a bucket ---------------------------------------------------------------------------
