@@ -142,6 +142,44 @@ def test_activity_result_local(env, size):
     assert completed(local(env, "ResultWorkflow", "--input", json.dumps([size]))) == expected(size)
 
 
+def spawn(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+
+
+def test_full_replays_and_operator_commands_read_jumbo_fields(env, swf_domain):
+    """A decider with no cache replays every decision from the history, references included;
+    `workflow.tasks` shows the payloads, not the references."""
+    task_list = f"jumbo-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"jumbo-replay-{uuid.uuid4().hex[:8]}"
+    procs = [
+        spawn(env, "decider.start", "--domain", swf_domain, "--task-list", task_list,
+              "--activity-task-list", task_list, "--cache-size", "0",
+              f"{WORKFLOWS}.ResultWorkflow"),
+        spawn(env, "worker.start", "--domain", swf_domain, "--task-list", task_list),
+    ]
+    try:
+        done = replayflow(env, "workflow.start", "--domain", swf_domain, "--task-list",
+                          task_list, "--workflow-id", workflow_id, "--wait",
+                          f"{WORKFLOWS}.ResultWorkflow", "--input", json.dumps([MB5]))
+    finally:
+        for proc in procs:
+            stop(proc)
+    assert completed(done) == expected(MB5)
+    shown = replayflow(env, "--format", "json", "workflow.tasks", "--domain", swf_domain,
+                       workflow_id)
+    produce, digest = completed(shown)
+    assert digest_of(produce["result"]) == expected(MB5)
+    assert digest_of(digest["input"]["args"][0]) == expected(MB5)
+
+
 # --- (c) failure details ------------------------------------------------------------------------
 
 
