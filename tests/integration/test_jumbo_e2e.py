@@ -142,6 +142,19 @@ def test_activity_result_local(env, size):
     assert completed(local(env, "ResultWorkflow", "--input", json.dumps([size]))) == expected(size)
 
 
+@pytest.mark.parametrize("where", ["moto", "local"])
+def test_fields_the_decider_writes(env, swf_domain, where):
+    """An activity input built by run() itself, and the workflow's own result."""
+    def run(*input_args: object) -> object:
+        options = ("--input", json.dumps(list(input_args)))
+        if where == "local":
+            return completed(local(env, "DecidedWorkflow", *options))
+        return completed(standalone(env, swf_domain, "DecidedWorkflow", *options))
+
+    assert run(KB100) == expected(KB100)
+    assert digest_of(run(KB100, True)) == expected(KB100)
+
+
 def spawn(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -255,6 +268,12 @@ def test_signal_input_on_moto(env, swf_domain, tmp_path, size):
     assert jumbo.is_reference(signaled["input"])
 
 
+def test_signal_takes_input_or_input_file_not_both(base_env, tmp_path):
+    done = replayflow(base_env, "workflow.signal", "--domain", "unused", "some-id", SIGNAL,
+                      "--input", "1", "--input-file", input_file(tmp_path, 2))
+    assert "--input-file" in assert_one_line_error(done, 2)
+
+
 @pytest.mark.parametrize("size", SMALL_SIZES)
 def test_signal_input_local(env, size):
     # --local: the workflow signals itself (SignalExternalWorkflowExecution); moto lacks that.
@@ -309,6 +328,19 @@ def test_oversized_result_without_a_bucket_fails_the_task_on_moto(base_env, swf_
     assert_names_the_limit(line, "result", result_size)
     [failed] = events_of(swf_domain, workflow_id, "ActivityTaskFailed")
     assert jumbo.BUCKET_ENV in json.loads(failed["details"])["message"]
+
+
+@pytest.mark.parametrize("where", ["moto", "local"])
+def test_oversized_decision_field_without_a_bucket_fails_the_workflow(base_env, swf_domain,
+                                                                      where):
+    options = ("--input", json.dumps([OVER_LIMIT]))
+    if where == "local":
+        done = local(base_env, "DecidedWorkflow", *options)
+    else:
+        done = standalone(base_env, swf_domain, "DecidedWorkflow", *options)
+    line = assert_one_line_error(done, 1)
+    assert_names_the_limit(line, "input",
+                           len(encoding.encode_call([make_payload(OVER_LIMIT)], {})))
 
 
 def test_oversized_result_without_a_bucket_fails_the_task_local(base_env):

@@ -108,3 +108,16 @@ class SignalWorkflow(Workflow):
         if size is not None:
             self.signal(SIGNAL, self.submit(produce, size).result)
         return self.submit(digest, self.wait_signal(SIGNAL)).result
+
+
+class DecidedWorkflow(Workflow):
+    """A big field the decider itself writes: an activity input, or (`as_result`) its result."""
+
+    name = "jumbo-decided"
+    version = "1"
+    task_list = "jumbo"
+
+    def run(self, size: int, as_result: bool = False) -> dict | str:
+        if as_result:
+            return make_payload(size)
+        return self.submit(digest, make_payload(size)).result
