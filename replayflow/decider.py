@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from .backends.swf import default_identity
 from .client import register_workflows
 from .engine.replay import ExecutionState
 from .errors import NonDeterministicWorkflow, PayloadTooLarge, ReplayflowError
+from .polling import PollSpacer
 
 log = logging.getLogger(__name__)
 
@@ -145,18 +147,19 @@ class Decider:
         """Decide until `stop_event` is set; the task in hand (and any in flight) is finished."""
         stop = stop_event or threading.Event()
         tasks: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue()
+        spacer = PollSpacer(self.pollers)
         pollers = [
-            threading.Thread(target=self._poll_loop, args=(self.task_list, False, tasks, stop),
+            threading.Thread(target=self._poll_loop,
+                             args=(self.task_list, False, tasks, stop, spacer, i),
                              name=f"decider-poll-shared-{i + 1}", daemon=True)
             for i in range(self.pollers)
         ]
         if self.sticky_list:
             pollers.append(threading.Thread(
-                target=self._poll_loop, args=(self.sticky_list, True, tasks, stop),
+                target=self._poll_loop,
+                args=(self.sticky_list, True, tasks, stop, PollSpacer(1), 0),
                 name="decider-poll-sticky", daemon=True))
-        for i, thread in enumerate(pollers):
-            if i:
-                stop.wait(0.01)  # stagger the polls, so one is always about to come round
+        for thread in pollers:
             thread.start()
         log.info("decider %s polling %s%s for %s", self.identity, self.task_list,
                  f" and {self.sticky_list}" if self.sticky_list else "",
@@ -191,9 +194,15 @@ class Decider:
 
     def _poll_loop(self, task_list: str, sticky: bool,
                    tasks: queue.Queue[tuple[dict[str, Any], threading.Event]],
-                   stop: threading.Event) -> None:
+                   stop: threading.Event, spacer: PollSpacer, index: int) -> None:
         delay = POLL_ERROR_FIRST_DELAY
+        task: dict[str, Any] | None = None
         while not stop.is_set():
+            # Spread the polls over the server's empty-poll cycle (no long poll: moto).
+            spacer.wait(index, stop, after_task=task is not None)
+            if stop.is_set():
+                break
+            began = time.monotonic()
             try:
                 task = self.poll(sticky)
             except Exception as exc:  # noqa: BLE001 - keep polling through outages
@@ -203,6 +212,7 @@ class Decider:
                 continue
             delay = POLL_ERROR_FIRST_DELAY
             if task is None:
+                spacer.record_empty(time.monotonic() - began)
                 log.debug("empty poll on %s", task_list)
                 continue
             # Hand over and wait: greenlets live on the engine thread, and holding more than one

@@ -32,6 +32,7 @@ from .backends.swf import SwfBackend, default_identity
 from .errors import ReplayflowError
 from .execution import run_activity
 from .middleware import ActivityMiddleware
+from .polling import PollSpacer
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +263,7 @@ class Worker:
         self._children: dict[int, _PoolChild] = {}
         self._closed = False  # the pool is shut: no new child, no new task
         self._seq = itertools.count(1)
+        self._spacer = PollSpacer(processes)
         weakref.finalize(self, _stop_children, self._children)
         self.completed = 0
         self.failed = 0
@@ -354,7 +356,13 @@ class Worker:
 
     def _poll_loop(self, index: int) -> None:
         backoff = POLL_BACKOFF[0]
+        task: dict[str, Any] | None = None
         while not self._stopping.is_set():
+            # Spread the polls over the server's empty-poll cycle (no long poll: moto).
+            self._spacer.wait(index, self._stopping, after_task=task is not None)
+            if self._stopping.is_set():
+                break
+            began = time.monotonic()
             try:
                 task = self.backend.poll_for_activity_task(self.task_list, self.identity)
             except ReplayflowError as exc:
@@ -370,6 +378,7 @@ class Worker:
                 continue
             backoff = POLL_BACKOFF[0]
             if task is None:
+                self._spacer.record_empty(time.monotonic() - began)
                 continue
             if self._stopping.is_set():
                 # Taken after the shutdown began: release it at once so it can be retried.
