@@ -35,6 +35,9 @@ DEFAULT_CACHE_SIZE = 1000
 DEFAULT_POLLERS = 2
 #: How long the next decision task may wait on our sticky list before SWF gives it to anyone.
 STICKY_SCHEDULE_TO_START = 5
+#: Continuations of our own answers seen on the shared list, with none ever on the sticky list,
+#: before we conclude the server ignores sticky task lists (moto does) and stop polling ours.
+STICKY_GIVE_UP = 3
 MAX_TASK_LIST = 256
 POLL_ERROR_FIRST_DELAY = 1.0
 POLL_ERROR_MAX_DELAY = 30.0
@@ -99,6 +102,8 @@ class DeciderStats:
     full_fetches: int = 0
     evictions: int = 0
     events_fed: int = 0
+    sticky_tasks: int = 0  # tasks that came on the sticky list
+    sticky_strays: int = 0  # continuations of our answers that came on the shared list
 
 
 class Decider:
@@ -146,7 +151,7 @@ class Decider:
     def run(self, stop_event: threading.Event | None = None) -> None:
         """Decide until `stop_event` is set; the task in hand (and any in flight) is finished."""
         stop = stop_event or threading.Event()
-        tasks: queue.Queue[tuple[dict[str, Any], threading.Event]] = queue.Queue()
+        tasks: queue.Queue[tuple[dict[str, Any], threading.Event, bool]] = queue.Queue()
         spacer = PollSpacer(self.pollers)
         pollers = [
             threading.Thread(target=self._poll_loop,
@@ -167,12 +172,13 @@ class Decider:
         try:
             while True:
                 try:
-                    task, done = tasks.get(timeout=0.1)
+                    task, done, sticky = tasks.get(timeout=0.1)
                 except queue.Empty:
                     if stop.is_set() and not any(t.is_alive() for t in pollers):
                         break
                     continue
                 try:
+                    self._note_affinity(task, sticky)
                     self.process(task)
                 except Exception:  # noqa: BLE001 - one bad task must not stop the decider
                     log.exception("decision task for %s failed",
@@ -193,11 +199,13 @@ class Decider:
         return self.backend.poll_for_decision_task(self.task_list, self.identity)
 
     def _poll_loop(self, task_list: str, sticky: bool,
-                   tasks: queue.Queue[tuple[dict[str, Any], threading.Event]],
+                   tasks: queue.Queue[tuple[dict[str, Any], threading.Event, bool]],
                    stop: threading.Event, spacer: PollSpacer, index: int) -> None:
         delay = POLL_ERROR_FIRST_DELAY
         task: dict[str, Any] | None = None
         while not stop.is_set():
+            if sticky and not self.sticky_list:
+                return  # the server ignores sticky lists: nothing will ever come here
             # Spread the polls over the server's empty-poll cycle (no long poll: moto).
             spacer.wait(index, stop, after_task=task is not None)
             if stop.is_set():
@@ -218,8 +226,24 @@ class Decider:
             # Hand over and wait: greenlets live on the engine thread, and holding more than one
             # task per poller would only make tasks wait (their start-to-close timeout runs).
             done = threading.Event()
-            tasks.put((task, done))
+            tasks.put((task, done, sticky))
             done.wait()
+
+    def _note_affinity(self, task: dict[str, Any], sticky: bool) -> None:
+        """Count where our continuations arrive; stop asking for affinity if never honoured."""
+        if not self.sticky_list:
+            return
+        if sticky:
+            self.stats.sticky_tasks += 1
+            return
+        state = self.cache.get(task["workflowExecution"]["runId"])
+        if state is None or task.get("previousStartedEventId") != state.last_started_event_id:
+            return
+        self.stats.sticky_strays += 1
+        if self.stats.sticky_tasks == 0 and self.stats.sticky_strays >= STICKY_GIVE_UP:
+            log.info("the server ignores sticky task lists (moto does): polling %s only",
+                     self.task_list)
+            self.sticky_list = None
 
     # ------------------------------------------------------------------ one task
     def process(self, task: dict[str, Any]) -> None:

@@ -287,6 +287,34 @@ def test_responses_route_the_next_task_to_the_sticky_list(chain3):
     assert Decider(backend, WORKFLOWS, TASK_LIST, cache_size=0).sticky_list is None
 
 
+def test_affinity_is_dropped_when_continuations_never_come_on_the_sticky_list():
+    """moto ignores sticky lists: after a few of our own continuations arrive on the shared
+    list (none ever on ours), the decider stops asking for affinity and polling its list."""
+    history = record(ChainWorkflow, 5)
+    backend = FakeBackend(history)
+    decider = Decider(backend, WORKFLOWS, TASK_LIST)
+    for task in tasks_of(history)[:5]:
+        decider._note_affinity(task, sticky=False)
+        decider.process(task)
+    assert decider.stats.sticky_strays == 3
+    assert decider.sticky_list is None
+    assert backend.responses()[-1][2]["task_list"] is None
+
+
+def test_affinity_stays_once_the_sticky_list_delivered():
+    history = record(ChainWorkflow, 5)
+    decider = Decider(FakeBackend(history), WORKFLOWS, TASK_LIST)
+    tasks = tasks_of(history)
+    decider._note_affinity(tasks[0], sticky=False)
+    decider.process(tasks[0])
+    decider._note_affinity(tasks[1], sticky=True)
+    decider.process(tasks[1])
+    for task in tasks[2:6]:
+        decider._note_affinity(task, sticky=False)
+        decider.process(task)
+    assert decider.stats.sticky_tasks == 1 and decider.stats.sticky_strays >= 3
+    assert decider.sticky_list is not None
+
 def test_sticky_list_name_fits_swf_limit():
     name = sticky_task_list("t" * 300, "u" * 40)
     assert len(name) == 256 and name.endswith("-sticky-" + "u" * 40)
