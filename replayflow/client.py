@@ -215,11 +215,13 @@ def wait_for_close(
     timeout: float | None = None,
     *,
     check: Callable[[], None] | None = None,
+    pause: Callable[[float], None] = time.sleep,
 ) -> WorkflowOutcome:
     """Wait until the run closes (following continue-as-new) and return how it ended.
 
     DescribeWorkflowExecution, the delay growing 15 % a call (20 ms up to 1 s); one history read.
-    `check` is called between calls and may raise to stop waiting (e.g. a child process died).
+    `check` is called between calls and may raise to stop waiting (e.g. a child process died);
+    `pause(seconds)` waits between calls and may return early (e.g. the decider said it closed).
     """
     deadline = None if timeout is None else time.monotonic() + timeout
     delay = WAIT_FIRST_DELAY
@@ -241,8 +243,7 @@ def wait_for_close(
             continue
         if deadline is not None and time.monotonic() >= deadline:
             raise WaitTimedOut(f"{workflow_id} ({run_id}) still open after {timeout:g} s")
-        pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
-        time.sleep(pause)
+        pause(delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic())))
         delay = min(delay * WAIT_FACTOR, WAIT_MAX_DELAY)
 
 
@@ -306,6 +307,11 @@ def start_on_swf(
 
 #: How long children get to exit after SIGTERM before their process groups are killed.
 CHILD_GRACE = 3.0
+#: `standalone`'s decider pollers and worker processes (activities at once). A workflow's parallel
+#: activities run in parallel, and on a server without a long poll (moto: an empty poll sleeps
+#: 1 s) four spaced pollers a side cut the wait for each task to about an eighth of that sleep.
+STANDALONE_POLLERS = 4
+STANDALONE_PROCESSES = 4
 
 
 class ChildProcesses:
@@ -317,8 +323,12 @@ class ChildProcesses:
 
     def __init__(self) -> None:
         self.procs: list[tuple[str, Any]] = []
+        #: Children whose exit with code 0 is expected (the decider once the run closed):
+        #: tolerated by `check` once, so the next DescribeWorkflowExecution can see the close.
+        self.may_finish: set[str] = set()
+        self._finished: set[str] = set()
 
-    def spawn(self, label: str, argv: list[str]) -> None:
+    def spawn(self, label: str, argv: list[str]) -> Any:
         import subprocess
 
         proc = subprocess.Popen(
@@ -327,11 +337,15 @@ class ChildProcesses:
         )
         self.procs.append((label, proc))
         log.info("started %s (pid %d): %s", label, proc.pid, " ".join(argv[3:]))
+        return proc
 
     def check(self) -> None:
         """Raise if a child exited before the run ended (it would never end otherwise)."""
         for label, proc in self.procs:
             code = proc.poll()
+            if code == 0 and label in self.may_finish and label not in self._finished:
+                self._finished.add(label)
+                continue
             if code is not None:
                 raise ReplayflowError(
                     f"the {label} exited early with code {code} (its error is above on stderr)")
@@ -396,36 +410,45 @@ def run_standalone(
     every activity there), so nothing else can steal or serve its tasks, and a single worker
     serves every activity, whatever task list it declares. The children are stopped on any
     exit; an interrupted run still open is terminated (no decider would ever serve it).
-    """
-    from .backends.swf import SwfBackend
 
+    The decider exits as soon as it has closed the run, which ends our wait at once (no polling
+    lag); once the run is closed nothing is left for the children to do, so they are killed
+    without a grace period (their polls in flight would otherwise hold them up to a poll's length).
+    """
     jumbo.check_config()  # before the children start, so a bad setting is reported once
     domain = resolve_domain(domain)
     task_list = task_list or f"standalone-{uuid.uuid4().hex[:16]}"
+    workflow_id = workflow_id or default_workflow_id(workflow_cls)
     path = f"{workflow_cls.__module__}.{workflow_cls.__qualname__}"
     python = [sys.executable, "-m", "replayflow"]
     children = ChildProcesses()
-    backend = SwfBackend(domain)
+    backend: Any = None
     started: tuple[str, str] | None = None
     closed = False
     try:
         # Children first: their start-up (imports) overlaps our registration and start.
-        children.spawn("decider", python + [
+        decider = children.spawn("decider", python + [
             "decider.start", "--domain", domain, "--task-list", task_list,
-            "--activity-task-list", task_list, path])
+            "--activity-task-list", task_list, "--exit-on-close", workflow_id,
+            "--pollers", str(STANDALONE_POLLERS), path])
+        children.may_finish.add("decider")
         for i in range(max(1, workers)):
             # A grace period shorter than our own before SIGKILL (CHILD_GRACE), so activities cut
             # short by Ctrl-C are reported failed instead of left to time out.
             argv = python + ["worker.start", "--domain", domain, "--task-list", task_list,
-                             "--grace-period", "2"]
-            if processes:
-                argv += ["--processes", str(processes)]
+                             "--grace-period", "2",
+                             "--processes", str(processes or STANDALONE_PROCESSES)]
             children.spawn(f"worker {i + 1}" if workers > 1 else "worker", argv)
+        # boto3 is imported only now: its ~0.2 s overlaps the children's own start-up.
+        from .backends.swf import SwfBackend
+
+        backend = SwfBackend(domain)
         started = start_execution(
             backend, workflow_cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
             execution_timeout=execution_timeout, tags=tags)
         print(f"{started[0]} {started[1]}", file=sys.stderr, flush=True)
-        outcome = wait_for_close(backend, *started, check=children.check)
+        outcome = wait_for_close(backend, *started, check=children.check,
+                                 pause=lambda seconds: _wait_exit(decider, seconds))
         closed = True
         return outcome
     finally:
@@ -434,7 +457,17 @@ def run_standalone(
                 backend.terminate(started[0], started[1], reason="standalone run interrupted")
             except Exception as exc:  # noqa: BLE001 - cleanup must go on
                 log.warning("could not terminate %s: %s", started[0], exc)
-        children.stop()
+        children.stop(grace=0.0 if closed else CHILD_GRACE)
+
+
+def _wait_exit(proc: Any, seconds: float) -> None:
+    """Sleep up to `seconds`, less if `proc` exits meanwhile."""
+    import subprocess
+
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 __all__ = [

@@ -121,6 +121,7 @@ class Decider:
         sticky_timeout: int = STICKY_SCHEDULE_TO_START,
         activity_task_list: str | None = None,
         pollers: int = DEFAULT_POLLERS,
+        exit_on_close: str | None = None,
     ) -> None:
         jumbo.check_config()  # a bad bucket/prefix fails at start-up, not on the first big field
         self.backend = backend
@@ -138,6 +139,10 @@ class Decider:
         #: Concurrent polls on the shared list: more tasks in flight, and (on servers without a
         #: real long poll, like moto) a task waits less for the next poll to come round.
         self.pollers = max(1, int(pollers))
+        #: `standalone`: stop as soon as this workflow id is closed (not continued as new), so
+        #: the waiting parent learns of the close from our exit instead of polling for it.
+        self.exit_on_close = exit_on_close
+        self.finished = False
         self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
         self.stats = DeciderStats()
 
@@ -185,6 +190,9 @@ class Decider:
                                   task.get("workflowExecution", {}).get("workflowId"))
                 finally:
                     done.set()
+                if self.finished:
+                    log.info("workflow %s closed: decider exiting", self.exit_on_close)
+                    break  # polls in flight are abandoned: nothing else is coming for us
         finally:
             stop.set()
             for run_id in list(self.cache):
@@ -291,6 +299,18 @@ class Decider:
             return
         if any(d["decisionType"] in _CLOSE_DECISIONS for d in prepared):
             self._drop(run_id)  # no more decision tasks are coming for this run
+            if execution["workflowId"] == self.exit_on_close:
+                self.finished = self._closed(execution["workflowId"], run_id)
+
+    def _closed(self, workflow_id: str, run_id: str) -> bool:
+        """Did the close decision close the run? (SWF refuses one that races new events.)"""
+        try:
+            info = self.backend.describe_workflow_execution(workflow_id, run_id)
+        except ReplayflowError as exc:
+            log.warning("could not check that %s closed: %s", workflow_id, exc)
+            return False
+        return (info.get("executionInfo", {}).get("executionStatus") == "CLOSED"
+                and info.get("executionInfo", {}).get("closeStatus") != "CONTINUED_AS_NEW")
 
     def _send(self, token: str, decisions: list[dict[str, Any]]) -> None:
         self.backend.respond_decision_task_completed(

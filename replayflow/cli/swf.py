@@ -45,9 +45,12 @@ def domain_register(domain: str, retention_days: int) -> None:
 @click.option("--activity-task-list", metavar="TASK_LIST",
               help="Send every activity to this task list instead of its declared one "
                    "(what `standalone` uses to keep a run to itself).")
+@click.option("--exit-on-close", metavar="WORKFLOW_ID", hidden=True,
+              help="Exit once this workflow id is closed (what `standalone` uses).")
 @handle_errors
 def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str | None,
-                  cache_size: int, pollers: int, activity_task_list: str | None) -> None:
+                  cache_size: int, pollers: int, activity_task_list: str | None,
+                  exit_on_close: str | None) -> None:
     """Decide executions of the given workflow classes until SIGTERM (or Ctrl-C).
 
     \b
@@ -67,7 +70,7 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
         task_list = lists[0]
     decider = Decider(SwfBackend(resolve_domain(domain)), classes, task_list,
                       cache_size=cache_size, activity_task_list=activity_task_list,
-                      pollers=pollers)
+                      pollers=pollers, exit_on_close=exit_on_close)
     decider.register()
     stop = threading.Event()
 
@@ -93,7 +96,7 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Activity worker processes to start.")
 @click.option("--processes", type=click.IntRange(min=1),
-              help="Activities each worker runs at once (default: the worker's own).")
+              help="Activities each worker runs at once [default: 4].")
 @handle_errors
 def standalone(workflow: str, input_json: str | None, input_file: str | None,
                domain: str | None, workflow_id: str | None, execution_timeout: int | None,

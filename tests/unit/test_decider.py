@@ -315,6 +315,23 @@ def test_affinity_stays_once_the_sticky_list_delivered():
     assert decider.stats.sticky_tasks == 1 and decider.stats.sticky_strays >= 3
     assert decider.sticky_list is not None
 
+@pytest.mark.parametrize("status, finished", [("CLOSED", True), ("OPEN", False)])
+def test_exit_on_close_only_once_the_run_is_really_closed(chain3, status, finished):
+    """standalone's decider stops after closing its run, but only if SWF took the close."""
+
+    class Describing(FakeBackend):
+        def describe_workflow_execution(self, workflow_id: str, run_id: str) -> dict:
+            self.calls.append(("describe", workflow_id))
+            return {"executionInfo": {"executionStatus": status, "closeStatus": "COMPLETED"}}
+
+    backend = Describing(chain3)
+    decider = Decider(backend, WORKFLOWS, TASK_LIST, exit_on_close="wf-run-1")
+    for task in tasks_of(chain3):
+        assert not decider.finished
+        decider.process(task)
+    assert decider.finished is finished
+    assert [c for c in backend.calls if c[0] == "describe"] == [("describe", "wf-run-1")]
+
 def test_sticky_list_name_fits_swf_limit():
     name = sticky_task_list("t" * 300, "u" * 40)
     assert len(name) == 256 and name.endswith("-sticky-" + "u" * 40)
