@@ -60,7 +60,7 @@ def _check_size(name: str, text: str | None, limit: int) -> str | None:
     return text
 
 
-@dataclass
+@dataclass(eq=False, slots=True)
 class OpenActivity:
     execution: LocalExecution
     scheduled_event_id: int
@@ -158,6 +158,7 @@ class MemoryBackend:
         self.executions: dict[str, LocalExecution] = {}  # by workflow id: the latest run
         self.all_runs: list[LocalExecution] = []
         self.workflow_registry = dict(workflow_registry or {})
+        self._now: datetime | None = None  # set while a decision's events are recorded
         self._work: queue.SimpleQueue = queue.SimpleQueue()
         self._threads = 0
         self._outcomes: queue.SimpleQueue = queue.SimpleQueue()
@@ -245,7 +246,7 @@ class MemoryBackend:
     def _append(self, ex: LocalExecution, event_type: str, attrs: dict) -> dict:
         event = {
             "eventId": len(ex.events) + 1,
-            "eventTimestamp": datetime.now(UTC),
+            "eventTimestamp": self._now or datetime.now(UTC),
             "eventType": event_type,
             _attrs_key(event_type): attrs,
         }
@@ -409,6 +410,7 @@ class MemoryBackend:
             "scheduledEventId": scheduled_id, "startedEventId": started["eventId"]})
         completed_id = completed["eventId"]
         ex.applying = True
+        self._now = completed["eventTimestamp"]  # SWF records a response's events at one time
         try:
             for decision in decisions:
                 if ex.closed:
@@ -416,6 +418,7 @@ class MemoryBackend:
                 self._apply(ex, decision, completed_id)
         finally:
             ex.applying = False
+            self._now = None
         if ex.decision_wanted:
             ex.decision_wanted = False
             self._schedule_decision(ex)
