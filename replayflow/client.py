@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 MAX_WORKFLOW_ID = 256
 #: Wait backoff: first check soon (short workflows end fast), then settle at one call a second.
+#: Growing 6 % a call, the close is seen at most ~6 % of the elapsed time late (3 % on average).
 WAIT_FIRST_DELAY = 0.02
 WAIT_MAX_DELAY = 1.0
-WAIT_FACTOR = 1.15
+WAIT_FACTOR = 1.06
 
 
 
@@ -219,7 +220,7 @@ def wait_for_close(
 ) -> WorkflowOutcome:
     """Wait until the run closes (following continue-as-new) and return how it ended.
 
-    DescribeWorkflowExecution, the delay growing 15 % a call (20 ms up to 1 s); one history read.
+    DescribeWorkflowExecution, the delay growing 6 % a call (20 ms up to 1 s); one history read.
     `check` is called between calls and may raise to stop waiting (e.g. a child process died);
     `pause(seconds)` waits between calls and may return early (e.g. the decider said it closed).
     """

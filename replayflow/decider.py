@@ -32,7 +32,7 @@ from .polling import PollSpacer
 log = logging.getLogger(__name__)
 
 DEFAULT_CACHE_SIZE = 1000
-DEFAULT_POLLERS = 2
+DEFAULT_POLLERS = 3
 #: How long the next decision task may wait on our sticky list before SWF gives it to anyone.
 STICKY_SCHEDULE_TO_START = 5
 #: Continuations of our own answers seen on the shared list, with none ever on the sticky list,

@@ -15,6 +15,8 @@ from ..loader import check_arguments, load_workflow, load_workflows
 from .app import CliError, cli, handle_errors
 from .workflow import INPUT_HELP, read_input
 
+DEFAULT_POLLERS = 3  # replayflow.decider.DEFAULT_POLLERS (not imported: the CLI starts light)
+
 DOMAIN_HELP = "SWF domain [env: SWF_DOMAIN]."
 
 
@@ -40,7 +42,8 @@ def domain_register(domain: str, retention_days: int) -> None:
 @click.option("--task-list", help="Decision task list (default: the classes' task_list).")
 @click.option("--cache-size", type=click.IntRange(min=0), default=1000, show_default=True,
               help="Live executions kept in memory (0: replay every decision from scratch).")
-@click.option("--pollers", type=click.IntRange(min=1, max=32), default=2, show_default=True,
+@click.option("--pollers", type=click.IntRange(min=1, max=32), default=DEFAULT_POLLERS,
+              show_default=True,
               help="Concurrent polls on the shared task list.")
 @click.option("--activity-task-list", metavar="TASK_LIST",
               help="Send every activity to this task list instead of its declared one "
