@@ -310,7 +310,12 @@ class Worker:
             child.stop()  # reap it
         child = _PoolChild(self._mp, self.middlewares, f"replayflow-activity-{index}")
         with self._lock:
-            self._children[index] = child
+            closed = self._closed
+            if not closed:
+                self._children[index] = child
+        if closed:  # close() ran while we forked
+            child.stop()
+            return None
         return child
 
     def shutdown(self, threads: Sequence[threading.Thread], grace_period: float | None = None,

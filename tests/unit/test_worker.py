@@ -227,3 +227,28 @@ def test_middlewares_run_in_the_activity_process(tmp_path: Any) -> None:
     worker = Worker(backend, "t", middlewares=[MarkPid()])  # type: ignore[arg-type]
     assert worker.process_task(task(activities.add, 1, 1)) == "completed"
     assert int((tmp_path / "pid").read_text()) != __import__("os").getpid()
+
+
+def test_activities_run_one_after_another_in_a_warm_child_replaced_when_it_dies() -> None:
+    """No fork per task: one child runs task after task with each its own context; a child
+    that crashes fails only its own task and the next task gets a fresh child."""
+    worker = Worker(ScriptedBackend(), "t")  # type: ignore[arg-type]
+    backend = worker.backend
+    try:
+        for n in (1, 2):
+            assert worker.process_task(task(activities.whoami, activity_id=f"a-{n}#{n}")) == (
+                "completed")
+        first, second = (json.loads(r[2]) for r in backend.responses)  # type: ignore[attr-defined]
+        assert first["pid"] == second["pid"]
+        assert (first["activity_id"], second["activity_id"]) == ("a-1#1", "a-2#2")
+        assert second["attempt"] == 2
+
+        assert worker.process_task(task(activities.hard_exit, 3)) == "failed"
+        assert backend.responses[-1][2] == (  # type: ignore[attr-defined]
+            "activity process exited with code 3 without a result")
+        assert worker.process_task(task(activities.whoami)) == "completed"
+        third = json.loads(backend.responses[-1][2])  # type: ignore[attr-defined]
+        assert third["pid"] != first["pid"]
+    finally:
+        worker.close()
+    assert not worker._children
