@@ -6,8 +6,10 @@ keyed by run id, and SWF is asked to bring each execution's next decision task b
 startAtPreviousStartedEvent so SWF sends only the new events. A cached state is trusted only when
 the task continues exactly where it stopped (same previous started event, no gap, no timed-out
 decision in between); anything else is a miss, answered by a full fetch and a fresh replay
-through the same code path. Engine states (greenlets) are only ever touched by the thread that
-calls `run()`; the two poller threads just hand tasks over.
+through the same code path. A server that ignores sticky lists (moto) is noticed after a few
+tasks, and the sticky poller stops. Engine states (greenlets) are only ever touched by the
+thread that calls `run()`; the poller threads (their polls spaced: see polling.py) just hand
+tasks over.
 """
 
 from __future__ import annotations
