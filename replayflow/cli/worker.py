@@ -44,7 +44,8 @@ def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None
 @click.option("--domain", envvar="SWF_DOMAIN", required=True, help="SWF domain [env: SWF_DOMAIN].")
 @click.option("--task-list", required=True, help="Activity task list to poll.")
 @click.option("--processes", "-N", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Activities run at the same time (one child process each).")
+              help="Activities run at the same time (one warm child process each, reused "
+                   "from task to task and replaced if it dies).")
 @click.option("--heartbeat", type=click.FloatRange(min=0.5), default=DEFAULT_HEARTBEAT,
               show_default=True, metavar="SECONDS",
               help="Heartbeat interval (at most half an activity's heartbeat timeout).")
@@ -57,7 +58,7 @@ def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None
 @handle_errors
 def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
                  grace_period: float, modules: tuple[str, ...], identity: str | None) -> None:
-    """Poll TASK_LIST and run each activity in its own supervised process.
+    """Poll TASK_LIST and run each activity in a supervised child process.
 
     \b
     SIGTERM or Ctrl-C stops polling; running activities get --grace-period seconds to finish,
