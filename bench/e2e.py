@@ -10,9 +10,10 @@ that sleep patched to 0.05 s (tests/support/run_moto.py, test support only).
 
 - standalone basic: the whole `replayflow standalone ... examples.basic.BasicWorkflow` command,
   process start-up, registration, the run and the cleanup of its decider and worker included;
-- chain of 50 / fan-out of 100: one `decider.start` (`--pollers`, default 3) and two
-  `worker.start` processes (two activity processes each, `--processes` to change) already
-  polling; timed from StartWorkflowExecution to the close being seen by `wait_for_close`.
+- chain of 50 / fan-out of 100: one `decider.start` (`--pollers`, default 4 here) and two
+  `worker.start` processes (four activity processes each, so four spaced pollers each;
+  `--processes` to change) already polling; timed from StartWorkflowExecution to the close
+  being seen by `wait_for_close`.
 
 Each figure is the median of `--repeat` runs (default 3). Figures, never test assertions.
 """
@@ -123,9 +124,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
-    parser.add_argument("--processes", type=int, default=2,
+    parser.add_argument("--processes", type=int, default=4,
                         help="activities each of the two workers runs at once (its pollers)")
-    parser.add_argument("--pollers", type=int, default=3, help="the decider's pollers")
+    parser.add_argument("--pollers", type=int, default=4, help="the decider's pollers")
     parser.add_argument("--patched-only", action="store_true",
                         help="skip the runs against moto as shipped (the slow half)")
     args = parser.parse_args()
