@@ -145,3 +145,27 @@ def describe_exception(exc: BaseException, tb: str | None = None) -> tuple[str, 
     if tb:
         details["traceback"] = tb
     return truncate_reason(full_reason), details
+
+
+def shrink_details(text: str, limit: int) -> str:
+    """Cut a details JSON object's long strings so that it fits `limit` and stays valid JSON.
+
+    The message keeps its start and the traceback its end: that is where each says the most.
+    """
+    try:
+        details = loads(text)
+    except ValueError:
+        details = None
+    if not isinstance(details, dict):
+        details = {"message": text}
+    budget = limit // 2
+    while budget > 16:
+        for key, keep_end in (("traceback", True), ("message", False), ("reason", False)):
+            value = details.get(key)
+            if isinstance(value, str) and len(value) > budget:
+                details[key] = "…" + value[-budget:] if keep_end else value[:budget] + "…"
+        shrunk = dumps(details)
+        if len(shrunk) <= limit:
+            return shrunk
+        budget //= 2
+    return dumps({"type": details.get("type"), "message": "details too large"})

@@ -593,33 +593,9 @@ class Worker:
             return jumbo.encode_field(field, text, limit)
         except ReplayflowError as exc:
             log.warning("failure details shortened to fit %d characters: %s", limit, exc)
-        return shrink_details(text, limit)
-
-
-def shrink_details(text: str, limit: int) -> str:
-    """Cut a details JSON object's long strings so that it fits `limit` and stays valid JSON.
-
-    The message keeps its start and the traceback its end: that is where each says the most.
-    """
-    try:
-        details = encoding.loads(text)
-    except ValueError:
-        details = None
-    if not isinstance(details, dict):
-        details = {"message": text}
-    budget = limit // 2
-    while budget > 16:
-        for key, keep_end in (("traceback", True), ("message", False), ("reason", False)):
-            value = details.get(key)
-            if isinstance(value, str) and len(value) > budget:
-                details[key] = "…" + value[-budget:] if keep_end else value[:budget] + "…"
-        shrunk = encoding.dumps(details)
-        if len(shrunk) <= limit:
-            return shrunk
-        budget //= 2
-    return encoding.dumps({"type": details.get("type"), "message": "details too large"})
+        return encoding.shrink_details(text, limit)
 
 
 __all__ = [
-    "DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "shrink_details", "split_activity_id",
+    "DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "split_activity_id",
 ]

@@ -607,8 +607,8 @@ class MemoryBackend:
             try:
                 details = self.encode_field(f"failure details of activity {activity.activity_id}",
                                             details, encoding.MAX_DETAILS)
-            except PayloadTooLarge as exc:
-                details = encoding.dumps({"reason": reason, "message": str(exc)})
+            except PayloadTooLarge:  # keep what fits: the message's start, the traceback's end
+                details = encoding.shrink_details(details, encoding.MAX_DETAILS)
             self._append(ex, "ActivityTaskFailed", {**ids, "reason": reason, "details": details})
         self._schedule_decision(ex)
 

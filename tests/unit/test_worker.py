@@ -18,7 +18,7 @@ from replayflow.activity import ActivityContext
 from replayflow.errors import ConnectionFailed
 from replayflow.execution import run_activity
 from replayflow.middleware import ActivityMiddleware, LogDuration
-from replayflow.worker import Worker, shrink_details, split_activity_id
+from replayflow.worker import Worker, split_activity_id
 
 
 class ScriptedBackend:
@@ -168,7 +168,7 @@ def test_failure_details_that_do_not_fit_stay_valid_json(monkeypatch: pytest.Mon
     monkeypatch.delenv("REPLAYFLOW_JUMBO_FIELDS_BUCKET", raising=False)
     details = encoding.dumps({"type": "ValueError", "message": "m" * 50_000,
                               "reason": "ValueError: boom", "traceback": "t" * 50_000 + "END"})
-    shrunk = shrink_details(details, encoding.MAX_DETAILS)
+    shrunk = encoding.shrink_details(details, encoding.MAX_DETAILS)
     assert len(shrunk) <= encoding.MAX_DETAILS
     value = json.loads(shrunk)
     assert value["type"] == "ValueError"
