@@ -454,8 +454,10 @@ class MemoryBackend:
                 "decisionTaskCompletedEventId": completed_id})
             self._schedule_decision(ex)
             return
-        input_text = self.encode_field(f"input of activity {activity_id}", attrs.get("input"),
-                                       encoding.MAX_INPUT)
+        input_text = attrs.get("input")
+        if input_text is not None and len(input_text) > encoding.MAX_INPUT:  # name built rarely
+            input_text = self.encode_field(f"input of activity {activity_id}", input_text,
+                                           encoding.MAX_INPUT)
         event_attrs = {
             "activityType": attrs["activityType"],
             "activityId": activity_id,
@@ -591,8 +593,10 @@ class MemoryBackend:
             self._append(ex, "ActivityTaskCanceled", ids)
         elif outcome[0] == "completed":
             try:
-                result = self.encode_field(f"result of activity {activity.activity_id}",
-                                           outcome[1], encoding.MAX_RESULT)
+                result = outcome[1]
+                if result is not None and len(result) > encoding.MAX_RESULT:
+                    result = self.encode_field(f"result of activity {activity.activity_id}",
+                                               result, encoding.MAX_RESULT)
             except PayloadTooLarge as exc:
                 reason, details = encoding.describe_exception(exc)
                 self._append(ex, "ActivityTaskFailed", {
