@@ -71,28 +71,6 @@ class Command:
         self.attempt = attempt
 
 
-class ActivityTask:
-    """One submitted activity across all of its attempts."""
-
-    __slots__ = ("task_id", "activity", "args", "kwargs", "future", "attempt", "input_text",
-                 "deps", "priority", "last_failure", "cancel_requested", "open_activity_id")
-
-    def __init__(self, task_id: str, activity: Activity, args: tuple, kwargs: dict,
-                 future: Future, priority: int | None) -> None:
-        self.task_id = task_id
-        self.activity = activity
-        self.args = args
-        self.kwargs = kwargs
-        self.future = future
-        self.attempt = 0
-        self.input_text: str | None = None
-        self.deps: list[Future] | None = None
-        self.priority = priority
-        self.last_failure: TaskFailed | None = None
-        self.cancel_requested = False
-        self.open_activity_id: str | None = None
-
-
 class TimerTask:
     __slots__ = ("timer_id", "seconds", "future", "started", "cancel_requested")
 
@@ -104,29 +82,50 @@ class TimerTask:
         self.cancel_requested = False
 
 
-class ChildTask:
-    """A child workflow execution started by this one."""
+class _SubmittedTask:
+    """What activities and child workflows share: an input, attempts, a future, dependencies."""
 
-    __slots__ = ("task_id", "workflow_cls", "args", "kwargs", "future", "attempt", "input_text",
-                 "deps", "options", "workflow_id", "run_id", "cancel_requested", "initiated",
-                 "last_failure")
+    __slots__ = ("task_id", "args", "kwargs", "future", "attempt", "input_text", "deps",
+                 "last_failure", "cancel_requested")
 
-    def __init__(self, task_id: str, workflow_cls: type, args: tuple, kwargs: dict,
-                 future: Future, options: dict) -> None:
+    def __init__(self, task_id: str, args: tuple, kwargs: dict, future: Future) -> None:
         self.task_id = task_id
-        self.workflow_cls = workflow_cls
         self.args = args
         self.kwargs = kwargs
         self.future = future
         self.attempt = 0
         self.input_text: str | None = None
         self.deps: list[Future] | None = None
+        self.last_failure: TaskFailed | None = None
+        self.cancel_requested = False
+
+
+class ActivityTask(_SubmittedTask):
+    """One submitted activity across all of its attempts."""
+
+    __slots__ = ("activity", "priority", "open_activity_id")
+
+    def __init__(self, task_id: str, activity: Activity, args: tuple, kwargs: dict,
+                 future: Future, priority: int | None) -> None:
+        _SubmittedTask.__init__(self, task_id, args, kwargs, future)
+        self.activity = activity
+        self.priority = priority
+        self.open_activity_id: str | None = None
+
+
+class ChildTask(_SubmittedTask):
+    """A child workflow execution started by this one."""
+
+    __slots__ = ("workflow_cls", "options", "workflow_id", "run_id", "initiated")
+
+    def __init__(self, task_id: str, workflow_cls: type, args: tuple, kwargs: dict,
+                 future: Future, options: dict) -> None:
+        _SubmittedTask.__init__(self, task_id, args, kwargs, future)
+        self.workflow_cls = workflow_cls
         self.options = options
         self.workflow_id = ""
         self.run_id: str | None = None
-        self.cancel_requested = False
         self.initiated = False
-        self.last_failure: TaskFailed | None = None
 
 
 class Marker:
