@@ -276,8 +276,10 @@ def test_profile_has_real_percentages_sorted_by_running_time(shared):
     for row in rows:
         assert 0 <= row["percentage"] <= 100
         # a percentage of the wall time, not a fraction of it
+        # "running" is rounded to the millisecond: allow for that on a short run.
+        rounding = 100 * 0.0005 / info["duration"]
         assert row["percentage"] == pytest.approx(100 * row["running"] / info["duration"],
-                                                  abs=1.0)
+                                                  abs=1.0 + rounding)
     assert sum(row["percentage"] for row in rows) <= 100  # sequential tasks
     increment = next(row for row in rows if row["task_id"] == runs.INCREMENT)
     assert increment["attempts"] == 2
