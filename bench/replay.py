@@ -30,7 +30,7 @@ import os
 import resource
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -82,12 +82,19 @@ class OfflineSwf:
                             "eventType": event_type, key: attrs})
         return event_id
 
+    def tick(self) -> None:
+        """Time moves on by a few milliseconds between SWF transactions, as in real histories
+        (the events one transaction records share a timestamp)."""
+        self.stamp += timedelta(milliseconds=7)
+
     def schedule_decision(self) -> None:
+        self.tick()
         self.scheduled = self.add("DecisionTaskScheduled", {"taskList": {"name": "bench"}})
         self.started = self.add("DecisionTaskStarted", {"scheduledEventId": self.scheduled})
 
     def apply(self, decisions: list[dict]) -> bool:
         """Record the decisions and what follows them; False once the workflow closed."""
+        self.tick()
         completed = self.add("DecisionTaskCompleted", {"scheduledEventId": self.scheduled,
                                                        "startedEventId": self.started})
         finished = []
@@ -111,7 +118,9 @@ class OfflineSwf:
             if sid == "timer":
                 self.add("TimerFired", {"timerId": value[0], "startedEventId": value[1]})
                 continue
+            self.tick()
             started = self.add("ActivityTaskStarted", {"scheduledEventId": sid})
+            self.tick()
             self.add("ActivityTaskCompleted", {"scheduledEventId": sid, "startedEventId": started,
                                                "result": json.dumps(value)})
         self.schedule_decision()

@@ -217,10 +217,15 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
             return  # leave it to botocore, which reports malformed responses its own way
         utc = dt.UTC
         from_timestamp = dt.datetime.fromtimestamp
+        last_stamp: Any = None
+        last_value: Any = None
         for event in data.get("events") or ():
             stamp = event.get("eventTimestamp")
-            if isinstance(stamp, int | float):
-                event["eventTimestamp"] = from_timestamp(stamp, utc)
+            if stamp == last_stamp:  # events of one SWF transaction share their timestamp
+                event["eventTimestamp"] = last_value
+            elif isinstance(stamp, int | float):
+                last_stamp = stamp
+                last_value = event["eventTimestamp"] = from_timestamp(stamp, utc)
     customized_response_dict.update(data)
     response_dict["body"] = b"{}"
 
