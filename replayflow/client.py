@@ -189,26 +189,6 @@ def outcome_from_event(workflow_id: str, run_id: str, event: dict[str, Any]) -> 
     return outcome
 
 
-def _close_event(backend: Any, workflow_id: str, run_id: str) -> dict[str, Any] | None:
-    """The execution's close event: the newest event (one small page on SWF; moto sends all)."""
-    response = backend._call(
-        "get_workflow_execution_history",
-        context={"workflow_id": workflow_id, "run_id": run_id},
-        domain=backend.domain,
-        execution={"workflowId": workflow_id, "runId": run_id},
-        reverseOrder=True,
-        maximumPageSize=1,
-    )
-    for event in response.get("events", []):
-        if event["eventType"] in CLOSE_STATUS:
-            return event
-    # A server that ignores reverseOrder: look at the whole history.
-    for event in reversed(backend.get_workflow_execution_history(workflow_id, run_id)):
-        if event["eventType"] in CLOSE_STATUS:
-            return event
-    return None
-
-
 def wait_for_close(
     backend: Any,
     workflow_id: str,
@@ -231,7 +211,7 @@ def wait_for_close(
             check()
         info = backend.describe_workflow_execution(workflow_id, run_id)
         if info.get("executionInfo", {}).get("executionStatus") == "CLOSED":
-            event = _close_event(backend, workflow_id, run_id)
+            event = backend.close_event(workflow_id, run_id)
             if event is None:
                 raise ReplayflowError(f"{workflow_id} ({run_id}) is closed but has no close event")
             outcome = outcome_from_event(workflow_id, run_id, event)

@@ -73,7 +73,7 @@ from ..errors import (
     UnknownDomain,
     UserError,
 )
-from ..history import gc_paused
+from ..history import CLOSE_STATUS, gc_paused
 
 log = logging.getLogger(__name__)
 
@@ -608,6 +608,25 @@ class SwfBackend:
             execution={"workflowId": workflow_id, "runId": run_id},
         )
         return _strip_meta(response)
+
+    def close_event(self, workflow_id: str, run_id: str) -> dict[str, Any] | None:
+        """The run's close event, or None while it is open: one small reversed page on SWF."""
+        response = self._call(
+            "get_workflow_execution_history",
+            context={"workflow_id": workflow_id, "run_id": run_id},
+            domain=self.domain,
+            execution={"workflowId": workflow_id, "runId": run_id},
+            reverseOrder=True,
+            maximumPageSize=1,
+        )
+        for event in response.get("events", []):
+            if event["eventType"] in CLOSE_STATUS:
+                return event
+        # A server that ignores reverseOrder (moto sends everything): look at the whole history.
+        for event in reversed(self.get_workflow_execution_history(workflow_id, run_id)):
+            if event["eventType"] in CLOSE_STATUS:
+                return event
+        return None
 
     def get_workflow_execution_history(
         self, workflow_id: str, run_id: str | None = None, *, reverse: bool = False

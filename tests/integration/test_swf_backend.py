@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from support.moto_server import free_port
+from support.swf_runs import wait_for
 
 from replayflow.backends import swf
 from replayflow.backends.swf import SwfBackend
@@ -23,19 +22,6 @@ from replayflow.errors import (
 )
 
 pytestmark = pytest.mark.integration
-
-T = TypeVar("T")
-
-
-def wait_for(fetch: Callable[[], T | None], timeout: float = 15.0) -> T:
-    """Call `fetch` until it returns something, or fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fetch()
-        if value is not None:
-            return value
-    raise AssertionError(f"nothing came back within {timeout} s")
-
 
 @pytest.fixture
 def backend(aws_env: dict[str, str], swf_domain: str) -> SwfBackend:
