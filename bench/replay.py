@@ -139,9 +139,14 @@ def chain_history(k: int) -> list[dict]:
     return swf.events
 
 
+def wire_body(events: list[dict]) -> bytes:
+    """The response body SWF sends: compact JSON, epoch-second timestamps."""
+    return json.dumps({"events": events_to_wire(events)}, separators=(",", ":")).encode()
+
+
 def parse_wire(raw: bytes) -> list[dict]:
-    """What our decider does with a response body: the SWF client's history parser (json, then
-    datetimes: boto3's shape), exactly as it runs inside botocore's before-parse hook."""
+    """What our decider does with a response body: the SWF client's history parser, exactly as
+    it runs inside botocore's before-parse hook (the decider keeps epoch-second timestamps)."""
     response = {"body": raw, "headers": {}, "status_code": 200}
     parsed: dict = {}
     _parse_history_response(response_dict=response, customized_response_dict=parsed)
@@ -161,10 +166,10 @@ def best_of(fn, repeat: int) -> float:
 def one_decision(k: int) -> tuple[float, float]:
     events = chain_history(k)
     expected = f"activity-{step.name}-{k + 1}#1"
-    raw_full = json.dumps({"events": events_to_wire(events)}).encode()
+    raw_full = wire_body(events)
     # The 6 events of the last step (Completed, Scheduled, Started, Completed, Scheduled, Started).
     split = len(events) - 6
-    raw_new = json.dumps({"events": events_to_wire(events[split:])}).encode()
+    raw_new = wire_body(events[split:])
 
     def cold() -> None:
         state = ExecutionState(Chain, workflow_id="bench", run_id="run")

@@ -1,6 +1,8 @@
 """SWF event histories as data: the boto3 shape in memory, SWF's wire JSON on disk.
 
 In memory, an event is exactly the dict boto3 returns (`eventTimestamp` is an aware datetime).
+The one exception is the decider's path: events that only feed the engine keep SWF's epoch
+seconds, because the engine reads one timestamp per decision (see `stamps_to_datetimes`).
 On disk (`--history-file`, `tests/histories/*.json`) it is the JSON SWF itself sends, where
 timestamps are epoch seconds. A history file is an object:
 
@@ -70,6 +72,24 @@ def _to_datetime(value: Any) -> datetime:
     if isinstance(value, str):
         return datetime.fromisoformat(value)
     raise ValueError(f"not a timestamp: {value!r}")
+
+
+def stamps_to_datetimes(events: Iterable[dict]) -> None:
+    """Turn the events' epoch-second timestamps into aware datetimes (boto3's shape), in place.
+
+    The events of one SWF transaction share their timestamp, so one datetime is built per
+    transaction and shared. Timestamps that are already datetimes are left alone.
+    """
+    from_timestamp = datetime.fromtimestamp
+    last_stamp: Any = None
+    last_value: Any = None
+    for event in events:
+        stamp = event.get("eventTimestamp")
+        if stamp == last_stamp and stamp is not None:
+            event["eventTimestamp"] = last_value
+        elif isinstance(stamp, int | float):
+            last_stamp = stamp
+            last_value = event["eventTimestamp"] = from_timestamp(stamp, UTC)
 
 
 def events_from_wire(events: Iterable[dict]) -> list[dict]:

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import os
 import random
@@ -61,6 +60,7 @@ from typing import Any, NoReturn
 
 import boto3
 import botocore.exceptions as bexc
+import msgspec
 from botocore.config import Config
 
 from ..encoding import truncate_reason
@@ -73,7 +73,7 @@ from ..errors import (
     UnknownDomain,
     UserError,
 )
-from ..history import CLOSE_STATUS, gc_paused
+from ..history import CLOSE_STATUS, gc_paused, stamps_to_datetimes
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +198,12 @@ def swf_client(**kwargs: Any) -> Any:
 
 # Responses that carry event histories. botocore's generic parser walks every member of every
 # event against the model (about 50 µs an event: 300 ms for a 6,000-event history, 20 times the
-# cost of json.loads). Their only timestamp is `eventTimestamp`, so we parse them ourselves and
-# hand botocore an empty body: same boto3 shape, a fraction of the cost.
+# cost of json.loads). Their only timestamp is `eventTimestamp`, so we parse them ourselves, with
+# msgspec (twice as fast as json.loads on a history), and hand botocore an empty body. Timestamps
+# stay epoch seconds here: the SwfBackend methods turn them into datetimes (boto3's shape) for
+# every caller but the decider, whose engine reads only one timestamp per decision.
 _HISTORY_OPERATIONS = ("PollForDecisionTask", "GetWorkflowExecutionHistory")
+_decode_json = msgspec.json.Decoder().decode
 
 
 def _parse_history_response(response_dict: dict, customized_response_dict: dict,
@@ -212,20 +215,11 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
         return
     with gc_paused():
         try:
-            data = json.loads(body)
-        except ValueError:
+            data = _decode_json(body)
+        except msgspec.DecodeError:
             return  # leave it to botocore, which reports malformed responses its own way
-        utc = dt.UTC
-        from_timestamp = dt.datetime.fromtimestamp
-        last_stamp: Any = None
-        last_value: Any = None
-        for event in data.get("events") or ():
-            stamp = event.get("eventTimestamp")
-            if stamp == last_stamp:  # events of one SWF transaction share their timestamp
-                event["eventTimestamp"] = last_value
-            elif isinstance(stamp, int | float):
-                last_stamp = stamp
-                last_value = event["eventTimestamp"] = from_timestamp(stamp, utc)
+    if not isinstance(data, dict):
+        return
     customized_response_dict.update(data)
     response_dict["body"] = b"{}"
 
@@ -621,6 +615,7 @@ class SwfBackend:
         )
         for event in response.get("events", []):
             if event["eventType"] in CLOSE_STATUS:
+                stamps_to_datetimes([event])
                 return event
         # A server that ignores reverseOrder (moto sends everything): look at the whole history.
         for event in reversed(self.get_workflow_execution_history(workflow_id, run_id)):
@@ -629,9 +624,14 @@ class SwfBackend:
         return None
 
     def get_workflow_execution_history(
-        self, workflow_id: str, run_id: str | None = None, *, reverse: bool = False
+        self, workflow_id: str, run_id: str | None = None, *, reverse: bool = False,
+        epoch_timestamps: bool = False,
     ) -> list[dict[str, Any]]:
-        """Every event of a run (default: newest run), following nextPageToken to the end."""
+        """Every event of a run (default: newest run), following nextPageToken to the end.
+
+        `epoch_timestamps=True` leaves `eventTimestamp` as SWF's epoch seconds (the decider's
+        engine converts the one it reads) instead of boto3's datetimes.
+        """
         run_id = run_id or self.find_latest_run(workflow_id)["execution"]["runId"]
         events: list[dict[str, Any]] = []
         token: str | None = None
@@ -649,6 +649,8 @@ class SwfBackend:
             events.extend(response.get("events", []))
             token = response.get("nextPageToken")
             if not token:
+                if not epoch_timestamps:
+                    stamps_to_datetimes(events)
                 return events
 
     def _list(self, operation: str, **params: Any) -> list[dict[str, Any]]:
@@ -781,12 +783,13 @@ class SwfBackend:
         identity: str | None = None,
         *,
         start_at_previous_started_event: bool = False,
+        epoch_timestamps: bool = False,
     ) -> dict[str, Any] | None:
         """Long-poll a decision task; None when the poll came back empty.
 
         The returned dict has the boto3 shape (taskToken, startedEventId, previousStartedEventId,
         workflowExecution, workflowType, events) with every page's events merged and no
-        nextPageToken.
+        nextPageToken. `epoch_timestamps=True` leaves `eventTimestamp` as epoch seconds.
         """
         params = _drop_none(
             domain=self.domain,
@@ -803,6 +806,8 @@ class SwfBackend:
             page = self._call("poll_for_decision_task", nextPageToken=token, **params)
             events.extend(page.get("events", []))
             token = page.get("nextPageToken")
+        if not epoch_timestamps:
+            stamps_to_datetimes(events)
         task["events"] = events
         return task
 

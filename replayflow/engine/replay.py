@@ -24,7 +24,7 @@ import random as _random
 import traceback
 import uuid as _uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from greenlet import GreenletExit, getcurrent, greenlet
@@ -62,13 +62,32 @@ class _CloseRun(BaseException):
 class Command:
     """One decision the workflow made, waiting to be sent or to be confirmed by its event."""
 
-    __slots__ = ("key", "decision", "task", "attempt")
+    __slots__ = ("key", "_decision", "task", "attempt")
 
-    def __init__(self, key: tuple, decision: dict, task: Any = None, attempt: int = 0) -> None:
+    def __init__(self, key: tuple, decision: dict | None, task: Any = None,
+                 attempt: int = 0) -> None:
         self.key = key
-        self.decision = decision
+        self._decision = decision
         self.task = task
         self.attempt = attempt
+
+    @property
+    def decision(self) -> dict:
+        """The decision as SWF takes it. An activity's is built only if it is ever sent: in a
+        replay, its ActivityTaskScheduled event confirms it first."""
+        decision = self._decision
+        if decision is None:
+            decision = self._decision = _schedule_decision(self.task, self.key[1])
+        return decision
+
+
+def _schedule_decision(task: ActivityTask, activity_id: str) -> dict:
+    attrs = dict(task.activity.decision_base)  # type, task list, timeouts: built once
+    attrs["activityId"] = activity_id
+    attrs["input"] = task.input_text
+    if task.priority is not None:
+        attrs["taskPriority"] = str(task.priority)
+    return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attrs}
 
 
 class TimerTask:
@@ -107,7 +126,16 @@ class ActivityTask(_SubmittedTask):
 
     def __init__(self, task_id: str, activity: Activity, args: tuple, kwargs: dict,
                  future: Future, priority: int | None) -> None:
-        _SubmittedTask.__init__(self, task_id, args, kwargs, future)
+        # _SubmittedTask.__init__, inlined: one of these is built per submitted activity.
+        self.task_id = task_id
+        self.args = args
+        self.kwargs = kwargs
+        self.future = future
+        self.attempt = 0
+        self.input_text: str | None = None
+        self.deps: list[Future] | None = None
+        self.last_failure: TaskFailed | None = None
+        self.cancel_requested = False
         self.activity = activity
         self.priority = priority
         self.open_activity_id: str | None = None
@@ -147,6 +175,7 @@ class Marker:
 
 
 _PLAIN = frozenset({int, float, str, bool, type(None)})
+_DONE = _futures._DONE_STATES
 
 
 def _find_futures(value: Any, out: list[Future]) -> None:
@@ -198,7 +227,7 @@ class ExecutionState:
         self.kwargs: dict = {}
         self.input_text: str | None = None
         self.start_attributes: dict = {}
-        self.now: datetime | None = None
+        self._stamp: Any = None  # the current decision's eventTimestamp, as it came
         self.last_event_id = 0
         self.last_started_event_id = 0
         self.closed = False
@@ -229,6 +258,18 @@ class ExecutionState:
         self._discarded = False
         self._drivers: list[tuple[Future, Callable[[], bool]]] = []  # canvas, see add_driver
         self._dispatch = _DISPATCH
+
+    @property
+    def now(self) -> datetime | None:
+        """The time of the current decision task (its DecisionTaskStarted event).
+
+        The decider feeds events with SWF's epoch seconds, the other sources with datetimes;
+        only this one timestamp is ever read, so it alone is converted, when asked for.
+        """
+        stamp = self._stamp
+        if isinstance(stamp, int | float):
+            stamp = self._stamp = datetime.fromtimestamp(stamp, UTC)
+        return stamp
 
     # ------------------------------------------------------------------ feeding events
     def handle(self, events: Iterable[dict]) -> list[dict]:
@@ -337,6 +378,15 @@ class ExecutionState:
             self._glet = greenlet(self._body, parent=getcurrent())
             self._glet.switch()
         while not self._close_pending:
+            if not (self._to_judge or self._retry_due or self._waiting_deps or self._drivers
+                    or self._throw is not None):
+                # The common case (run() waits on one thing, nothing else is due): one check.
+                blocked = self._blocked_on
+                if blocked is None or not blocked():
+                    break
+                self._blocked_on = None
+                self._resume()
+                continue
             progressed = False
             if self._to_judge:
                 self._judge_failures()
@@ -490,8 +540,18 @@ class ExecutionState:
         if kwargs:
             _find_futures(kwargs, deps)
         if not activity.idempotent:
-            task.task_id = future.task_id = self._next_id(activity.id_prefix)
-            self._tasks[task.task_id] = task
+            prefix = activity.id_prefix
+            n = self._counters.get(prefix, 0) + 1
+            self._counters[prefix] = n
+            task.task_id = future.task_id = task_id = f"{prefix}-{n}"
+            self._tasks[task_id] = task
+            if not deps:  # the common case: _start_task's work, minus what cannot apply
+                try:
+                    task.input_text = encoding.encode_call(args, kwargs)
+                except encoding.NotSerializable as exc:
+                    raise TypeError(f"the input of {task_id}: {exc}") from None
+                self._schedule_attempt(task)
+                return future
         if deps and not all(f.done for f in deps):
             task.deps = deps
             self._waiting_deps.append(task)
@@ -550,22 +610,13 @@ class ExecutionState:
 
     def _schedule_attempt(self, task: ActivityTask) -> None:
         task.attempt += 1
-        activity = task.activity
         activity_id = f"{task.task_id}#{task.attempt}"
         if len(activity_id) > 256:
             digest = hashlib.sha1(activity_id.encode()).hexdigest()[:12]
             activity_id = f"{activity_id[:230]}~{digest}#{task.attempt}"
-        attrs = dict(activity.decision_base)  # type, task list, timeouts: built once
-        attrs["activityId"] = activity_id
-        attrs["input"] = task.input_text
-        if task.priority is not None:
-            attrs["taskPriority"] = str(task.priority)
         self._by_activity_id[activity_id] = (task, task.attempt)
         task.open_activity_id = activity_id
-        self._pending.append(Command(("activity", activity_id), {
-            "decisionType": "ScheduleActivityTask",
-            "scheduleActivityTaskDecisionAttributes": attrs,
-        }, task, task.attempt))
+        self._pending.append(Command(("activity", activity_id), None, task, task.attempt))
 
     def _cancel_future(self, future: Future) -> bool:
         task = self._tasks.get(future.task_id)
@@ -819,16 +870,17 @@ class ExecutionState:
     # ------------------------------------------------------------------ event handlers
     def _on_workflow_started(self, event: dict, attrs: dict) -> None:
         self.start_attributes = attrs
-        self.now = event["eventTimestamp"]
+        self._stamp = event["eventTimestamp"]
         self.input_text = self.decode(attrs.get("input"))
         self.args, self.kwargs = encoding.decode_call(self.input_text)
         self.workflow = self.workflow_cls()
         self.workflow._bind(self)
 
     def _on_decision_started(self, event: dict, attrs: dict) -> None:
-        self._check_all_confirmed(event)
+        if self._awaiting:
+            self._check_all_confirmed(event)
         self.last_started_event_id = event["eventId"]
-        self.now = event["eventTimestamp"]
+        self._stamp = event["eventTimestamp"]
         self._advance()
 
     def _on_decision_completed(self, event: dict, attrs: dict) -> None:
@@ -851,7 +903,7 @@ class ExecutionState:
                 f"(event {event['eventId']}), the current code with {_short(task.input_text)}"
             )
         self._by_scheduled_event[event["eventId"]] = (task, cmd.attempt)
-        if not task.future.done:
+        if task.future.state not in _DONE:
             task.future.state = _futures.SCHEDULED
 
     def _on_schedule_activity_failed(self, event: dict, attrs: dict) -> None:
@@ -871,20 +923,20 @@ class ExecutionState:
         return self._by_scheduled_event.get(attrs["scheduledEventId"])
 
     def _on_activity_started(self, event: dict, attrs: dict) -> None:
-        found = self._attempt_of(attrs)
-        if found and found[0].attempt == found[1] and not found[0].future.done:
+        found = self._by_scheduled_event.get(attrs["scheduledEventId"])
+        if found and found[0].attempt == found[1] and found[0].future.state not in _DONE:
             found[0].future.state = _futures.RUNNING
 
     def _on_activity_completed(self, event: dict, attrs: dict) -> None:
-        found = self._attempt_of(attrs)
+        found = self._by_scheduled_event.get(attrs["scheduledEventId"])
         if found is None:
             return
-        task, attempt = found
+        task = found[0]
         task.open_activity_id = None
-        if task.future.done:
+        future = task.future
+        if future.state in _DONE:
             return
-        text = self.decode(attrs.get("result"))
-        task.future._set_result(encoding.loads(text))
+        future._set_result(encoding.loads(self.decode(attrs.get("result"))))
 
     def _on_activity_failed(self, event: dict, attrs: dict) -> None:
         found = self._attempt_of(attrs)

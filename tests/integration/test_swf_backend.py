@@ -134,6 +134,7 @@ def test_start_poll_respond_round_trip(backend):
     assert task["workflowExecution"] == {"workflowId": "order-1", "runId": run_id}
     started = task["events"][0]
     assert started["eventType"] == "WorkflowExecutionStarted"
+    assert started["eventTimestamp"].tzinfo is not None  # boto3's shape: aware datetimes
     assert json.loads(started["workflowExecutionStartedEventAttributes"]["input"])["args"] == [21]
 
     # The affinity parameters are accepted (moto ignores them, as it reports nothing back).
@@ -151,7 +152,10 @@ def test_start_poll_respond_round_trip(backend):
     value = json.loads(activity["input"])["args"][0] * 2
     backend.respond_activity_task_completed(activity["taskToken"], json.dumps(value))
 
-    task = wait_for(lambda: backend.poll_for_decision_task("deciders", "decider-1"))
+    task = wait_for(lambda: backend.poll_for_decision_task("deciders", "decider-1",
+                                                           epoch_timestamps=True))
+    # The decider's shape: SWF's epoch seconds, left for the engine to convert the one it reads.
+    assert all(type(e["eventTimestamp"]) is float for e in task["events"])
     completed = [e for e in task["events"] if e["eventType"] == "ActivityTaskCompleted"]
     assert json.loads(completed[0]["activityTaskCompletedEventAttributes"]["result"]) == 42
     backend.respond_decision_task_completed(
@@ -168,6 +172,10 @@ def test_start_poll_respond_round_trip(backend):
     assert (info["executionStatus"], info["closeStatus"]) == ("CLOSED", "COMPLETED")
     history = backend.get_workflow_execution_history("order-1", run_id)
     assert [e["eventId"] for e in history] == list(range(1, len(history) + 1))
+    assert all(isinstance(e["eventTimestamp"], dt.datetime) for e in history)
+    raw = backend.get_workflow_execution_history("order-1", run_id, epoch_timestamps=True)
+    assert [e["eventTimestamp"] for e in raw] == pytest.approx(
+        [e["eventTimestamp"].timestamp() for e in history], abs=1e-5)
     assert history[-1]["eventType"] == "WorkflowExecutionCompleted"
     assert history[-1]["workflowExecutionCompletedEventAttributes"]["result"] == "42"
 

@@ -1,4 +1,6 @@
-"""Our fast parse of history responses gives exactly what botocore's generic parser gives."""
+"""Our fast parse of history responses gives exactly what botocore's generic parser gives, once
+its epoch-second timestamps are turned into datetimes (which the backend does for every caller
+but the decider)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from botocore.parsers import create_parser
 from support.histories import HISTORIES
 
 from replayflow.backends.swf import _HISTORY_OPERATIONS, _parse_history_response
+from replayflow.history import stamps_to_datetimes
 
 FIXTURES = sorted(p for p in HISTORIES.glob("*.json") if "moto" not in p.name)
 
@@ -35,6 +38,9 @@ def test_fast_parse_matches_botocore(path, operation):
     assert response["body"] == b"{}"
     ours = parser.parse(response, shape)
     ours.update(customized)
+    wire_stamps = [e["eventTimestamp"] for e in events]
+    assert [e["eventTimestamp"] for e in ours["events"]] == wire_stamps  # epoch seconds, as sent
+    stamps_to_datetimes(ours["events"])
     assert ours == expected
 
 
@@ -44,3 +50,12 @@ def test_errors_are_left_to_botocore():
     _parse_history_response(response_dict=response, customized_response_dict=customized)
     assert customized == {}
     assert response["body"] == b'{"__type": "UnknownResourceFault"}'
+
+
+def test_malformed_bodies_are_left_to_botocore():
+    for body in (b'{"events": [', b"[1, 2]"):
+        response = {"body": body, "headers": {}, "status_code": 200}
+        customized: dict = {}
+        _parse_history_response(response_dict=response, customized_response_dict=customized)
+        assert customized == {}
+        assert response["body"] == body

@@ -22,7 +22,7 @@ from replayflow.backends.memory import MemoryBackend
 from replayflow.decider import Decider
 from replayflow.engine.replay import ExecutionState
 from replayflow.errors import NonDeterministicWorkflow, WorkflowNotFound
-from replayflow.history import load_history_file
+from replayflow.history import events_to_wire, load_history_file
 from replayflow.loader import load_workflow
 
 HISTORIES = Path(__file__).resolve().parents[2] / "histories"
@@ -150,8 +150,9 @@ RECORDED_CASES = [c for c in CASES if "[" in c[0]]
                          ids=[c[0] for c in RECORDED_CASES])
 def test_decider_with_and_without_cache_agree(name, cls, events, wid, rid, partial):
     class History:
-        def get_workflow_execution_history(self, workflow_id: str, run_id: str) -> list[dict]:
-            return list(events)
+        def get_workflow_execution_history(self, workflow_id: str, run_id: str, *,
+                                           epoch_timestamps: bool = False) -> list[dict]:
+            return events_to_wire(events) if epoch_timestamps else list(events)
 
     workflows = {cls.type_name(): cls}
     warm = Decider(History(), workflows, "d")
@@ -168,7 +169,10 @@ def test_decider_with_and_without_cache_agree(name, cls, events, wid, rid, parti
             else upto,
         }
         first_miss = warm.stats.misses
-        assert warm.handle_task(task) == cold.handle_task(dict(task, events=upto)), name
+        # The warm decider gets SWF's epoch-second timestamps, as the real decider polls them;
+        # the cold one boto3's datetimes. Neither may change a decision.
+        wire_task = dict(task, events=events_to_wire(task["events"]))
+        assert warm.handle_task(wire_task) == cold.handle_task(dict(task, events=upto)), name
         assert warm.stats.misses == first_miss or previous == 0
         previous = events[point]["eventId"]
     assert warm.stats.misses == 1
