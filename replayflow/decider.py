@@ -206,9 +206,9 @@ class Decider:
         if sticky and self.sticky_list:
             return self.backend.poll_for_decision_task(
                 self.sticky_list, self.identity, start_at_previous_started_event=True,
-                epoch_timestamps=True)
+                for_engine=True)
         return self.backend.poll_for_decision_task(self.task_list, self.identity,
-                                                   epoch_timestamps=True)
+                                                   for_engine=True)
 
     def _poll_loop(self, task_list: str, sticky: bool,
                    tasks: queue.Queue[tuple[dict[str, Any], threading.Event, bool]],
@@ -349,7 +349,7 @@ class Decider:
             if not events or events[0]["eventId"] != 1:
                 self.stats.full_fetches += 1
                 events = self.backend.get_workflow_execution_history(
-                    execution["workflowId"], run_id, epoch_timestamps=True)
+                    execution["workflowId"], run_id, for_engine=True)
             new_events = [e for e in events if e["eventId"] <= started_id] if (
                 events and events[-1]["eventId"] > started_id) else events
             state = ExecutionState(cls, workflow_id=execution["workflowId"], run_id=run_id,

@@ -47,10 +47,13 @@ def _make_encoder():
             return encode_string(value)
         return "".join(make(value, 0))
 
+    encode.chunks = make  # for callers that know the value is a list or a dict
     return encode
 
 
 _encode = _make_encoder()
+_join = "".join
+_chunks = getattr(_encode, "chunks", None) or (lambda value, _level: [_encode(value)])
 _decoder = json.JSONDecoder()
 _scan = _decoder.scan_once
 
@@ -78,7 +81,8 @@ def loads(text: str | None) -> Any:
 def encode_call(args: tuple | list, kwargs: dict) -> str:
     """`{"args":[...],"kwargs":{...}}`, built without sorting the outer keys again."""
     try:
-        return f'{{"args":{_encode(list(args))},"kwargs":{_encode(kwargs) if kwargs else "{}"}}}'
+        return (f'{{"args":{_join(_chunks(list(args), 0))},'
+                f'"kwargs":{_join(_chunks(kwargs, 0)) if kwargs else "{}"}}}')
     except (TypeError, ValueError) as exc:
         raise NotSerializable(f"value is not JSON-serialisable: {exc}") from None
 

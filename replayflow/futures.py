@@ -88,7 +88,7 @@ class Future:
     def _wait(self) -> None:
         if self._execution is None:
             raise RuntimeError(f"{self!r} is not resolved and belongs to no running workflow")
-        self._execution.block_until(self._is_done)
+        self._execution.block_until(self._is_done, checked=True)
 
     def _is_done(self) -> bool:
         return self.state in _DONE_STATES

@@ -80,8 +80,10 @@ class Workflow:
         they are all resolved, with their values in their place. `__priority=N` sets the SWF
         task priority of this one call.
         """
+        if not kwargs and type(fn) is Activity:  # the common case, first
+            return self._execution.submit_activity(fn, args, kwargs)
         kwargs, options = _split_options(kwargs)
-        if type(fn) is Activity:  # the common case, first
+        if type(fn) is Activity:
             return self._execution.submit_activity(fn, args, kwargs, options.get("priority"))
         if isinstance(fn, type) and issubclass(fn, Workflow):
             return self._execution.submit_child(fn, args, kwargs, options)

@@ -56,7 +56,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypedDict
 
 import boto3
 import botocore.exceptions as bexc
@@ -200,24 +200,68 @@ def swf_client(**kwargs: Any) -> Any:
 # event against the model (about 50 µs an event: 300 ms for a 6,000-event history, 20 times the
 # cost of json.loads). Their only timestamp is `eventTimestamp`, so we parse them ourselves, with
 # msgspec (twice as fast as json.loads on a history), and hand botocore an empty body. Timestamps
-# stay epoch seconds here: the SwfBackend methods turn them into datetimes (boto3's shape) for
-# every caller but the decider, whose engine reads only one timestamp per decision.
+# stay epoch seconds here: the SwfBackend methods turn them into datetimes (boto3's shape).
+#
+# The decider asks for the engine's view instead (`for_engine=True`): epoch timestamps, and of
+# each event's attributes only what the engine reads (engine.replay.attributes_read). A full
+# replay is mostly parsing, and most of what it would parse is never read.
 _HISTORY_OPERATIONS = ("PollForDecisionTask", "GetWorkflowExecutionHistory")
 _decode_json = msgspec.json.Decoder().decode
+_engine_view = threading.local()  # .on: this thread's current call is for the engine
+_engine_decoders: dict[str, Callable[[bytes], Any]] = {}
+
+
+@contextlib.contextmanager
+def _for_engine(enabled: bool) -> Iterator[None]:
+    previous = getattr(_engine_view, "on", False)
+    _engine_view.on = enabled
+    try:
+        yield
+    finally:
+        _engine_view.on = previous
+
+
+def _engine_decoder(operation_model: Any) -> Callable[[bytes], Any]:
+    """A msgspec decoder of this operation's response that builds only what the engine reads."""
+    decoder = _engine_decoders.get(operation_model.name)
+    if decoder is not None:
+        return decoder
+    from ..engine.replay import attributes_read
+
+    output = operation_model.output_shape
+    event_fields: dict[str, Any] = {name: Any for name in output.members["events"].member.members
+                                    if not name.endswith("EventAttributes")}
+    for key, members in attributes_read().items():
+        if members is None:
+            event_fields[key] = dict
+        elif members:
+            event_fields[key] = TypedDict(  # type: ignore[operator]
+                f"Engine_{key}", dict.fromkeys(members, Any), total=False)
+    event = TypedDict("EngineEvent", event_fields, total=False)  # type: ignore[operator]
+    response_fields: dict[str, Any] = dict.fromkeys(output.members, Any)
+    response_fields["events"] = list[event]  # type: ignore[valid-type]
+    response = TypedDict("EngineResponse", response_fields, total=False)  # type: ignore[operator]
+    decoder = _engine_decoders[operation_model.name] = msgspec.json.Decoder(response).decode
+    return decoder
 
 
 def _parse_history_response(response_dict: dict, customized_response_dict: dict,
-                            **_: Any) -> None:
+                            operation_model: Any = None, **_: Any) -> None:
     if response_dict.get("status_code") != 200:
         return
     body = response_dict.get("body")
     if not body:
         return
     with gc_paused():
-        try:
-            data = _decode_json(body)
-        except msgspec.DecodeError:
-            return  # leave it to botocore, which reports malformed responses its own way
+        data = None
+        if operation_model is not None and getattr(_engine_view, "on", False):
+            with contextlib.suppress(msgspec.DecodeError):  # anything odd: the plain parse
+                data = _engine_decoder(operation_model)(body)
+        if data is None:
+            try:
+                data = _decode_json(body)
+            except msgspec.DecodeError:
+                return  # leave it to botocore, which reports malformed responses its own way
     if not isinstance(data, dict):
         return
     customized_response_dict.update(data)
@@ -625,31 +669,33 @@ class SwfBackend:
 
     def get_workflow_execution_history(
         self, workflow_id: str, run_id: str | None = None, *, reverse: bool = False,
-        epoch_timestamps: bool = False,
+        for_engine: bool = False,
     ) -> list[dict[str, Any]]:
         """Every event of a run (default: newest run), following nextPageToken to the end.
 
-        `epoch_timestamps=True` leaves `eventTimestamp` as SWF's epoch seconds (the decider's
-        engine converts the one it reads) instead of boto3's datetimes.
+        `for_engine=True` gives the decider's view: `eventTimestamp` stays SWF's epoch seconds
+        (the engine converts the one it reads), and each event keeps only the attributes the
+        engine reads. Otherwise the events have boto3's shape.
         """
         run_id = run_id or self.find_latest_run(workflow_id)["execution"]["runId"]
         events: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            response = self._call(
-                "get_workflow_execution_history",
-                context={"workflow_id": workflow_id, "run_id": run_id},
-                **_drop_none(
-                    domain=self.domain,
-                    execution={"workflowId": workflow_id, "runId": run_id},
-                    nextPageToken=token,
-                    reverseOrder=True if reverse else None,
-                ),
-            )
+            with _for_engine(for_engine):
+                response = self._call(
+                    "get_workflow_execution_history",
+                    context={"workflow_id": workflow_id, "run_id": run_id},
+                    **_drop_none(
+                        domain=self.domain,
+                        execution={"workflowId": workflow_id, "runId": run_id},
+                        nextPageToken=token,
+                        reverseOrder=True if reverse else None,
+                    ),
+                )
             events.extend(response.get("events", []))
             token = response.get("nextPageToken")
             if not token:
-                if not epoch_timestamps:
+                if not for_engine:
                     stamps_to_datetimes(events)
                 return events
 
@@ -783,13 +829,14 @@ class SwfBackend:
         identity: str | None = None,
         *,
         start_at_previous_started_event: bool = False,
-        epoch_timestamps: bool = False,
+        for_engine: bool = False,
     ) -> dict[str, Any] | None:
         """Long-poll a decision task; None when the poll came back empty.
 
         The returned dict has the boto3 shape (taskToken, startedEventId, previousStartedEventId,
         workflowExecution, workflowType, events) with every page's events merged and no
-        nextPageToken. `epoch_timestamps=True` leaves `eventTimestamp` as epoch seconds.
+        nextPageToken. `for_engine=True` gives the decider's view of the events (see
+        `get_workflow_execution_history`).
         """
         params = _drop_none(
             domain=self.domain,
@@ -797,16 +844,18 @@ class SwfBackend:
             identity=identity or default_identity(),
             startAtPreviousStartedEvent=True if start_at_previous_started_event else None,
         )
-        task = _strip_meta(self._call("poll_for_decision_task", **params))
+        with _for_engine(for_engine):
+            task = _strip_meta(self._call("poll_for_decision_task", **params))
         if not task.get("taskToken"):
             return None
         events = list(task.get("events", []))
         token = task.pop("nextPageToken", None)
         while token:
-            page = self._call("poll_for_decision_task", nextPageToken=token, **params)
+            with _for_engine(for_engine):
+                page = self._call("poll_for_decision_task", nextPageToken=token, **params)
             events.extend(page.get("events", []))
             token = page.get("nextPageToken")
-        if not epoch_timestamps:
+        if not for_engine:
             stamps_to_datetimes(events)
         task["events"] = events
         return task

@@ -153,9 +153,15 @@ def test_start_poll_respond_round_trip(backend):
     backend.respond_activity_task_completed(activity["taskToken"], json.dumps(value))
 
     task = wait_for(lambda: backend.poll_for_decision_task("deciders", "decider-1",
-                                                           epoch_timestamps=True))
-    # The decider's shape: SWF's epoch seconds, left for the engine to convert the one it reads.
+                                                           for_engine=True))
+    # The decider's view: SWF's epoch seconds, left for the engine to convert the one it reads,
+    # and only the attributes the engine reads.
     assert all(type(e["eventTimestamp"]) is float for e in task["events"])
+    scheduled = [e for e in task["events"] if e["eventType"] == "ActivityTaskScheduled"][0]
+    assert set(scheduled["activityTaskScheduledEventAttributes"]) == {
+        "activityId", "activityType", "input"}
+    assert all(set(e) == {"eventId", "eventType", "eventTimestamp"} for e in task["events"]
+               if e["eventType"] in ("DecisionTaskScheduled", "DecisionTaskStarted"))
     completed = [e for e in task["events"] if e["eventType"] == "ActivityTaskCompleted"]
     assert json.loads(completed[0]["activityTaskCompletedEventAttributes"]["result"]) == 42
     backend.respond_decision_task_completed(
@@ -173,7 +179,7 @@ def test_start_poll_respond_round_trip(backend):
     history = backend.get_workflow_execution_history("order-1", run_id)
     assert [e["eventId"] for e in history] == list(range(1, len(history) + 1))
     assert all(isinstance(e["eventTimestamp"], dt.datetime) for e in history)
-    raw = backend.get_workflow_execution_history("order-1", run_id, epoch_timestamps=True)
+    raw = backend.get_workflow_execution_history("order-1", run_id, for_engine=True)
     assert [e["eventTimestamp"] for e in raw] == pytest.approx(
         [e["eventTimestamp"].timestamp() for e in history], abs=1e-5)
     assert history[-1]["eventType"] == "WorkflowExecutionCompleted"

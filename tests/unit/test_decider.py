@@ -76,13 +76,13 @@ class FakeBackend:
         return True
 
     def get_workflow_execution_history(self, workflow_id: str, run_id: str, *,
-                                       epoch_timestamps: bool = False) -> list[dict]:
+                                       for_engine: bool = False) -> list[dict]:
         self.calls.append(("get_workflow_execution_history", run_id))
         return list(self.history)
 
     def poll_for_decision_task(self, task_list: str, identity: str | None = None, *,
                                start_at_previous_started_event: bool = False,
-                               epoch_timestamps: bool = False) -> dict | None:
+                               for_engine: bool = False) -> dict | None:
         self.calls.append(("poll", task_list))
         return self.polls.pop(0) if self.polls else None
 

@@ -1,5 +1,7 @@
 """A cached execution state and a full replay must decide the same, on every history.
 
+Also: the decider's parser (the engine's view) keeps every attribute the engine reads.
+
 Property: for every history (the fixture files, and runs recorded here through the
 MemoryBackend) and every decision point in it, a fresh state fed the whole prefix and one state
 fed the history decision task by decision task give identical decisions, or fail with the same
@@ -15,14 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.histories import engine_view
 
 import examples
 from replayflow import Workflow
 from replayflow.backends.memory import MemoryBackend
 from replayflow.decider import Decider
-from replayflow.engine.replay import ExecutionState
+from replayflow.engine.replay import ExecutionState, attributes_read
 from replayflow.errors import NonDeterministicWorkflow, WorkflowNotFound
-from replayflow.history import events_to_wire, load_history_file
+from replayflow.history import attributes_key, load_history_file
 from replayflow.loader import load_workflow
 
 HISTORIES = Path(__file__).resolve().parents[2] / "histories"
@@ -151,8 +154,8 @@ RECORDED_CASES = [c for c in CASES if "[" in c[0]]
 def test_decider_with_and_without_cache_agree(name, cls, events, wid, rid, partial):
     class History:
         def get_workflow_execution_history(self, workflow_id: str, run_id: str, *,
-                                           epoch_timestamps: bool = False) -> list[dict]:
-            return events_to_wire(events) if epoch_timestamps else list(events)
+                                           for_engine: bool = False) -> list[dict]:
+            return engine_view(events) if for_engine else list(events)
 
     workflows = {cls.type_name(): cls}
     warm = Decider(History(), workflows, "d")
@@ -169,10 +172,71 @@ def test_decider_with_and_without_cache_agree(name, cls, events, wid, rid, parti
             else upto,
         }
         first_miss = warm.stats.misses
-        # The warm decider gets SWF's epoch-second timestamps, as the real decider polls them;
-        # the cold one boto3's datetimes. Neither may change a decision.
-        wire_task = dict(task, events=events_to_wire(task["events"]))
+        # The warm decider gets the events the way the real decider polls them (the engine's
+        # view: epoch-second timestamps, only the attributes the engine reads); the cold one
+        # gets boto3's full shape. Neither may change a decision.
+        wire_task = dict(task, events=engine_view(task["events"]))
         assert warm.handle_task(wire_task) == cold.handle_task(dict(task, events=upto)), name
         assert warm.stats.misses == first_miss or previous == 0
         previous = events[point]["eventId"]
     assert warm.stats.misses == 1
+
+
+class _Recording(dict):
+    """Attributes that note every member a handler reads ("*" for a read of the whole)."""
+
+    def __init__(self, data: dict, reads: set) -> None:
+        super().__init__(data)
+        self.reads = reads
+
+    def __getitem__(self, key: str) -> Any:
+        self.reads.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.reads.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        self.reads.add(key)
+        return super().__contains__(key)
+
+    def _whole(self, name: str) -> Any:
+        self.reads.add("*")
+        return getattr(super(), name)()
+
+    def keys(self) -> Any:
+        return self._whole("keys")
+
+    def values(self) -> Any:
+        return self._whole("values")
+
+    def items(self) -> Any:
+        return self._whole("items")
+
+    def __iter__(self) -> Any:
+        self.reads.add("*")
+        return super().__iter__()
+
+    def copy(self) -> dict:
+        return self._whole("copy")
+
+
+@pytest.mark.parametrize(("name", "cls", "events", "wid", "rid"), CASES,
+                         ids=[c[0] for c in CASES])
+def test_the_engine_reads_only_what_the_deciders_parser_keeps(name, cls, events, wid, rid):
+    """The decider parses histories in the engine's view (attributes_read): a member the table
+    leaves out would be missing on SWF, and only there."""
+    table = attributes_read()
+    reads: dict[str, set] = {}
+    recorded = []
+    for event in events:
+        event = dict(event)
+        key = attributes_key(event["eventType"])
+        if table.get(key) is not None:  # a type whose members the parser picks
+            reads.setdefault(key, set())
+            event[key] = _Recording(event.get(key) or {}, reads[key])
+        recorded.append(event)
+    _outcome(lambda: ExecutionState(cls, workflow_id=wid, run_id=rid).handle(recorded))
+    for key, seen in reads.items():
+        assert seen <= set(table[key]), f"{name}: the engine read {seen - set(table[key])} of {key}"
