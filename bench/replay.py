@@ -11,7 +11,8 @@ re-run `run()` from the top on every decision):
   - warm: a cached ExecutionState fed only the 6 new events (the decider-affinity path), also
     parsed from raw JSON;
 - a chain of 1000 and a fan-out of 5000 driven decision by decision, with the cache on (one state
-  fed new events) and off (a fresh state fed the full history every time): total decider CPU;
+  fed new events) and off (a fresh state fed the full history every time): total decider CPU,
+  and the peak RSS of a fresh process that does only that;
 - the memory cost of 1,000 cached idle executions (each suspended in run(), 10 steps in).
 
 No server and no HTTP: histories are built in memory in SWF's exact shape, the way the in-memory
@@ -26,8 +27,10 @@ Reference (simpleflow 0.36): one decision at K = 10/100/1000/5000: 1.2/10.4/107/
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
+import multiprocessing
 import os
 import resource
 import sys
@@ -148,8 +151,10 @@ def wire_body(events: list[dict]) -> bytes:
     return json.dumps({"events": events_to_wire(events)}, separators=(",", ":")).encode()
 
 
-POLL_MODEL = botocore.session.get_session().get_service_model("swf").operation_model(
-    "PollForDecisionTask")
+@functools.cache
+def poll_model():
+    return botocore.session.get_session().get_service_model("swf").operation_model(
+        "PollForDecisionTask")
 
 
 def parse_wire(raw: bytes) -> list[dict]:
@@ -160,7 +165,7 @@ def parse_wire(raw: bytes) -> list[dict]:
     parsed: dict = {}
     with _for_engine(True):
         _parse_history_response(response_dict=response, customized_response_dict=parsed,
-                                operation_model=POLL_MODEL)
+                                operation_model=poll_model())
     return parsed["events"]
 
 
@@ -231,6 +236,23 @@ def drive(cls: type, n: int, cached: bool) -> tuple[float, int]:
             return cpu, count
 
 
+def _drive_child(cls_name: str, n: int, cached: bool, conn) -> None:
+    cpu, decisions = drive(globals()[cls_name], n, cached)
+    conn.send((cpu, decisions, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    conn.close()
+
+
+def drive_apart(cls_name: str, n: int, cached: bool) -> tuple[float, int, float]:
+    """`drive` in a fresh process, so that its peak RSS is its own: (CPU s, decisions, MB)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_drive_child, args=(cls_name, n, cached, sender))
+    child.start()
+    result = receiver.recv()
+    child.join()
+    return result
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -263,21 +285,19 @@ def main() -> None:
         cold, warm = one_decision(k)
         cold_ms[str(k)] = round(cold, 3)
         warm_ms[str(k)] = round(warm, 3)
-    chain_cached, chain_decisions = drive(Chain, 1000, cached=True)
-    chain_uncached, _ = drive(Chain, 1000, cached=False)
-    figures = {
-        "warm_ms": warm_ms,
-        "cold_ms": cold_ms,
-        "chain1000_cpu_s_cached": round(chain_cached, 3),
-        "chain1000_cpu_s_uncached": round(chain_uncached, 3),
-        "chain1000_decisions": chain_decisions,
-    }
+    figures: dict = {"warm_ms": warm_ms, "cold_ms": cold_ms}
+    drives = [("chain1000", "Chain", 1000)]
     if not options.quick:
-        fanout_cpu, fanout_decisions = drive(Fanout, 5000, cached=True)
-        figures["fanout5000_cpu_s"] = round(fanout_cpu, 3)
-        figures["fanout5000_decisions"] = fanout_decisions
+        drives.append(("fanout5000", "Fanout", 5000))
+    for name, cls_name, n in drives:
+        for cached in (True, False):
+            cpu, decisions, peak = drive_apart(cls_name, n, cached)
+            suffix = "" if name == "fanout5000" and cached else (
+                "_cached" if cached else "_uncached")
+            figures[f"{name}_cpu_s{suffix}"] = round(cpu, 3)
+            figures[f"{name}_peak_rss_mb{'_cached' if cached else '_uncached'}"] = round(peak, 1)
+        figures[f"{name}_decisions"] = decisions
     figures["cached_1000_idle_mb"] = round(idle_executions(), 1)
-    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     if options.json:
         print(json.dumps(figures))
         return
