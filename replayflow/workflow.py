@@ -72,6 +72,16 @@ class Workflow:
     def _bind(self, execution: ExecutionState) -> None:
         self._execution = execution
 
+    @property
+    def workflow_id(self) -> str:
+        """This execution's workflow id (the same on every replay)."""
+        return self._execution.workflow_id
+
+    @property
+    def run_id(self) -> str:
+        """This run's id: a continue-as-new starts a new run under the same workflow id."""
+        return self._execution.run_id
+
     # -------------------------------------------------------------------- tasks
     def submit(self, fn: Any, *args: Any, **kwargs: Any) -> Future:
         """Schedule an activity (or a child workflow class) and return its future.
@@ -89,6 +99,11 @@ class Workflow:
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)
         if submit_to is not None:  # canvas objects know how to submit themselves
+            if args or kwargs or options:
+                raise TypeError(
+                    f"submit({type(fn).__name__}(...)) takes no other arguments: a canvas "
+                    "object already holds its tasks' arguments"
+                )
             return submit_to(self)
         return self._execution.submit_activity(as_activity(fn), args, kwargs,
                                                options.get("priority"))

@@ -227,3 +227,20 @@ def test_a_funcgroup_returning_no_task_fails_the_workflow_clearly():
     result = MemoryBackend(max_workers=2).run(BadFuncGroup)
     assert result.status == "FAILED"
     assert "must return a canvas task or a list of them" in result.reason
+
+
+class ExtraArguments(Workflow):
+    name = "canvas-test-extra-arguments"
+
+    def run(self):
+        try:
+            self.submit(canvas.Group(canvas.ActivityTask(add, 1)), 99)
+        except TypeError as exc:
+            return str(exc)
+        return "accepted"
+
+
+def test_submitting_a_canvas_with_extra_arguments_is_an_error_not_silence():
+    result = MemoryBackend(max_workers=2).run(ExtraArguments, [])
+    assert result.ok, result.reason
+    assert result.result.startswith("submit(Group(...)) takes no other arguments")

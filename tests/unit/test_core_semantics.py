@@ -8,6 +8,7 @@ from support.odd_workflows import (
     UnserialisableResultWorkflow,
 )
 
+from replayflow import Workflow
 from replayflow.backends.memory import MemoryBackend
 
 
@@ -32,3 +33,21 @@ def test_as_completed_yields_every_future():
     result = MemoryBackend().run(AsCompletedWorkflow, [5])
     assert result.ok, result.reason
     assert result.result == sorted(f"value-of-{i}" for i in range(5))
+
+
+class _WhoAmI(Workflow):
+    name = "core-semantics-who-am-i"
+
+    def run(self, runs_left, seen=()):
+        seen = [*seen, [self.workflow_id, self.run_id]]
+        if runs_left:
+            self.continue_as_new(runs_left - 1, seen)
+        return seen
+
+
+def test_a_workflow_knows_its_workflow_id_and_run_id_across_continue_as_new():
+    result = MemoryBackend(max_workers=2).run(_WhoAmI, [1], workflow_id="who-am-i")
+    assert result.ok, result.reason
+    assert [run.run_id for run in result.runs] == [pair[1] for pair in result.result]
+    assert {pair[0] for pair in result.result} == {"who-am-i"}
+    assert len({pair[1] for pair in result.result}) == 2
