@@ -126,16 +126,7 @@ class ActivityTask(_SubmittedTask):
 
     def __init__(self, task_id: str, activity: Activity, args: tuple, kwargs: dict,
                  future: Future, priority: int | None) -> None:
-        # _SubmittedTask.__init__, inlined: one of these is built per submitted activity.
-        self.task_id = task_id
-        self.args = args
-        self.kwargs = kwargs
-        self.future = future
-        self.attempt = 0
-        self.input_text: str | None = None
-        self.deps: list[Future] | None = None
-        self.last_failure: TaskFailed | None = None
-        self.cancel_requested = False
+        _SubmittedTask.__init__(self, task_id, args, kwargs, future)
         self.activity = activity
         self.priority = priority
         self.open_activity_id: str | None = None
