@@ -43,7 +43,11 @@ def run_activity(
     try:
         try:
             activity = find_activity(type_name)
-            args, kwargs = encoding.decode_call(decode(input_text))
+            value = encoding.loads(decode(input_text))
+            if not (type(value) is dict and len(value) == 2  # the convention every backend writes
+                    and type(args := value.get("args")) is list
+                    and type(kwargs := value.get("kwargs")) is dict):
+                args, kwargs = encoding.split_input_convention(value)
             for middleware in middlewares:
                 middleware.before(ctx)
             value = activity.func(*args, **kwargs)
@@ -60,7 +64,8 @@ def run_activity(
             _notify(middlewares, "on_failure", ctx, exc)
             return ("failed", encoding.truncate_reason(full),
                     encoding.dumps({"type": "TypeError", "message": full, "reason": full}))
-        _notify(middlewares, "after", ctx, value)
+        if middlewares:
+            _notify(middlewares, "after", ctx, value)
         return ("completed", result)
     finally:
         reset_context(token)

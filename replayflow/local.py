@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import jumbo  # imported with this module: its import is not part of a run's time
 from .backends.memory import DEFAULT_MAX_WORKERS, LocalResult, MemoryBackend
 
 
@@ -22,8 +23,6 @@ def run_local(workflow_cls: type, *args: Any, max_workers: int = DEFAULT_MAX_WOR
 
 def _jumbo_hooks() -> dict[str, Any]:
     """Oversized fields go to S3 exactly as on SWF (or fail the same way without a bucket)."""
-    from . import jumbo
-
     if os.environ.get(jumbo.BUCKET_ENV):
         jumbo.check_config()
 
