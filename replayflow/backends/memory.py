@@ -21,7 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .. import encoding
@@ -40,10 +40,34 @@ DEFAULT_MAX_WORKERS = 32
 # run.
 DEFAULT_INLINE_THRESHOLD = 0.001
 
-
+_monotonic = time.monotonic
+_perf_counter = time.perf_counter
 
 _ATTRS_KEYS: dict[str, str] = {}
 _DECISION_ROUTES: dict[str, tuple[Callable[..., None], str]] = {}  # decisionType -> handler
+# ScheduleActivityTask timeouts as given (schedule-to-close, schedule-to-start, start-to-close,
+# heartbeat) -> seconds or None; a workflow schedules few distinct combinations, many times.
+_TIMEOUT_SECONDS: dict[tuple[str, str, str, str], tuple[float | None, ...]] = {}
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_time_ns = time.time_ns
+_last_stamp: tuple[int, datetime] = (0, _EPOCH)
+
+
+def _timestamp() -> datetime:
+    """Now, at SWF's resolution (milliseconds): taken once per SWF transaction, and the events
+    recorded within one millisecond share one datetime instead of allocating their own."""
+    global _last_stamp
+    ms = _time_ns() // 1_000_000
+    last = _last_stamp
+    if ms != last[0]:
+        last = _last_stamp = (ms, _EPOCH + timedelta(milliseconds=ms))
+    return last[1]
+
+
+def _unchanged(text: str | None) -> str | None:
+    return text
 
 
 def _attrs_key(event_type: str) -> str:
@@ -53,6 +77,13 @@ def _attrs_key(event_type: str) -> str:
     return key
 
 
+def _timeout_seconds(timeouts: tuple[str, str, str, str]) -> tuple[float | None, ...]:
+    seconds = _TIMEOUT_SECONDS.get(timeouts)
+    if seconds is None:
+        seconds = _TIMEOUT_SECONDS[timeouts] = tuple(_seconds(t) for t in timeouts)
+    return seconds
+
+
 def _check_size(name: str, text: str | None, limit: int) -> str | None:
     if text is not None and len(text) > limit:
         raise PayloadTooLarge(name, len(text), limit,
@@ -60,19 +91,45 @@ def _check_size(name: str, text: str | None, limit: int) -> str | None:
     return text
 
 
-@dataclass(eq=False, slots=True)
 class OpenActivity:
-    execution: LocalExecution
-    scheduled_event_id: int
-    activity_id: str
-    type_name: str
-    input: str | None
-    start_to_close: float | None
-    heartbeat_timeout: float | None
-    context: ActivityContext | None = None
-    started_event_id: int = 0
-    last_heartbeat: float = 0.0
-    cancel_requested: bool = False
+    """An activity task between its ActivityTaskScheduled event and its closing event."""
+
+    __slots__ = ("execution", "scheduled_event_id", "activity_id", "type_name", "input",
+                 "schedule_to_close", "schedule_to_start", "start_to_close", "heartbeat_timeout",
+                 "scheduled_at", "started_event_id", "last_heartbeat", "cancel_requested",
+                 "decode")
+
+    def __init__(self, execution: LocalExecution, scheduled_event_id: int, activity_id: str,
+                 type_name: str, input: str | None,
+                 timeouts: tuple[float | None, ...] = (None, None, None, None)) -> None:
+        self.execution = execution
+        self.scheduled_event_id = scheduled_event_id
+        self.activity_id = activity_id
+        self.type_name = type_name
+        self.input = input
+        (self.schedule_to_close, self.schedule_to_start, self.start_to_close,
+         self.heartbeat_timeout) = timeouts
+        # time.monotonic() when scheduled, read only by the schedule-to-* checks (0.0: unset)
+        self.scheduled_at = 0.0
+        self.started_event_id = 0
+        self.last_heartbeat = 0.0
+        self.cancel_requested = False
+        # what the activity's thread applies to `input`: only an input this backend stored as a
+        # jumbo field needs decoding (the engine never writes a reference itself)
+        self.decode: Callable[[str | None], str | None] = _unchanged
+
+    def heartbeat(self, details: str | None) -> bool:
+        """ActivityContext's hook, called from the activity's thread."""
+        self.last_heartbeat = _monotonic()  # a float store: atomic under the GIL
+        return self.cancel_requested
+
+    def overdue(self, now: float) -> str | None:
+        """The schedule-to-* timeout this not-yet-started task has run past at `now`, if any."""
+        if self.schedule_to_start is not None and now >= self.scheduled_at + self.schedule_to_start:
+            return "SCHEDULE_TO_START"
+        if self.schedule_to_close is not None and now >= self.scheduled_at + self.schedule_to_close:
+            return "SCHEDULE_TO_CLOSE"
+        return None
 
 
 @dataclass
@@ -98,6 +155,14 @@ class LocalExecution:
     open_timers: dict[str, int] = field(default_factory=dict)  # timerId -> started event id
     children: dict[str, tuple[LocalExecution, int]] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
+    # DecisionTaskScheduled's attributes, fixed for the run (the task list dict is shared by
+    # its events, as an activity type's dicts are shared by its ActivityTaskScheduled events)
+    decision_task_list: dict = field(default_factory=dict)
+    decision_timeout: str = ""
+
+    def __post_init__(self) -> None:
+        self.decision_task_list = {"name": self.workflow_cls.task_list}
+        self.decision_timeout = str(self.workflow_cls.decision_task_timeout)
 
     @property
     def status(self) -> str:
@@ -243,27 +308,36 @@ class MemoryBackend:
         self._threads = 0
 
     # ------------------------------------------------------------------ history
-    def _append(self, ex: LocalExecution, event_type: str, attrs: dict) -> dict:
+    def _append(self, ex: LocalExecution, event_type: str, attrs: dict,
+                now: datetime | None = None) -> dict:
+        events = ex.events
         event = {
-            "eventId": len(ex.events) + 1,
-            "eventTimestamp": self._now or datetime.now(UTC),
+            "eventId": len(events) + 1,
+            "eventTimestamp": now or self._now or _timestamp(),
             "eventType": event_type,
-            _attrs_key(event_type): attrs,
+            _ATTRS_KEYS.get(event_type) or _attrs_key(event_type): attrs,
         }
-        ex.events.append(event)
+        events.append(event)
         return event
 
-    def _schedule_decision(self, ex: LocalExecution) -> None:
+    def _schedule_decision(self, ex: LocalExecution, now: datetime | None = None) -> None:
+        """Record DecisionTaskScheduled unless one is pending; `now`: the transaction's time."""
         if ex.closed or ex.decision_scheduled:
             return
         if ex.applying:
             ex.decision_wanted = True
             return
         ex.decision_scheduled = True
-        ex.decision_scheduled_id = len(ex.events) + 1
-        self._append(ex, "DecisionTaskScheduled", {
-            "taskList": {"name": ex.workflow_cls.task_list},
-            "startToCloseTimeout": str(ex.workflow_cls.decision_task_timeout),
+        events = ex.events
+        ex.decision_scheduled_id = event_id = len(events) + 1
+        events.append({
+            "eventId": event_id,
+            "eventTimestamp": now or self._now or _timestamp(),
+            "eventType": "DecisionTaskScheduled",
+            "decisionTaskScheduledEventAttributes": {
+                "taskList": ex.decision_task_list,
+                "startToCloseTimeout": ex.decision_timeout,
+            },
         })
         self._decisions.append(ex)
 
@@ -313,12 +387,13 @@ class MemoryBackend:
     # ------------------------------------------------------------------ the loop
     def _loop(self, finished: Callable[[], bool]) -> None:
         outcomes = self._outcomes
+        decisions, inline = self._decisions, self._inline  # never replaced
         while True:
-            while self._decisions or self._inline:
-                while self._decisions:
-                    self._decide(self._decisions.popleft())
-                if self._inline:
-                    self._run_inline(self._inline.popleft())
+            while decisions or inline:
+                while decisions:
+                    self._decide(decisions.popleft())
+                if inline:
+                    self._run_inline(inline.popleft())
             if finished():
                 return
             timeout = None
@@ -344,8 +419,12 @@ class MemoryBackend:
                 self._handle(message)
 
     def _only_run_timers(self) -> bool:
-        """True when the only thing left that could ever happen is an execution timeout."""
-        return all(kind == "execution-timeout" for _due, _seq, kind, _action in self._timers)
+        """True when the only thing left that could ever happen is an execution timeout.
+
+        Called when no activity is open anywhere, so an activity's timeout timer is inert.
+        """
+        return all(kind == "execution-timeout" or kind == "activity"
+                   for _due, _seq, kind, _action in self._timers)
 
     def _report_stuck(self) -> None:
         waiting = []
@@ -392,10 +471,17 @@ class MemoryBackend:
             return
         ex.decision_scheduled = False
         scheduled_id = ex.decision_scheduled_id
-        started = self._append(ex, "DecisionTaskStarted",
-                               {"scheduledEventId": scheduled_id, "identity": "local"})
-        new_events = ex.events[ex.fed:]
-        ex.fed = len(ex.events)
+        events = ex.events
+        started_id = len(events) + 1
+        events.append({
+            "eventId": started_id,
+            "eventTimestamp": _timestamp(),
+            "eventType": "DecisionTaskStarted",
+            "decisionTaskStartedEventAttributes": {"scheduledEventId": scheduled_id,
+                                                   "identity": "local"},
+        })
+        new_events = events[ex.fed:]
+        ex.fed = started_id
         try:
             decisions = ex.state.handle(new_events)
         except Exception as exc:  # noqa: BLE001 - an engine error must not vanish
@@ -406,35 +492,36 @@ class MemoryBackend:
                                            "traceback": traceback.format_exc()}),
             })
             return
-        completed = self._append(ex, "DecisionTaskCompleted", {
-            "scheduledEventId": scheduled_id, "startedEventId": started["eventId"]})
-        completed_id = completed["eventId"]
+        # SWF records a response's events, and the decision task it may schedule, at one time.
+        now = self._now = _timestamp()
+        completed_id = len(events) + 1
+        events.append({
+            "eventId": completed_id,
+            "eventTimestamp": now,
+            "eventType": "DecisionTaskCompleted",
+            "decisionTaskCompletedEventAttributes": {"scheduledEventId": scheduled_id,
+                                                     "startedEventId": started_id},
+        })
         ex.applying = True
-        self._now = completed["eventTimestamp"]  # SWF records a response's events at one time
+        routes = _DECISION_ROUTES
         try:
             for decision in decisions:
                 if ex.closed:
                     break
-                self._apply(ex, decision, completed_id)
+                kind = decision["decisionType"]
+                route = routes.get(kind) or _decision_route(kind)
+                attrs = decision[route[1]]
+                try:
+                    route[0](self, ex, attrs, completed_id)
+                except PayloadTooLarge as exc:
+                    self._payload_failure(ex, kind, attrs, completed_id, exc)
+            ex.applying = False
+            if ex.decision_wanted:
+                ex.decision_wanted = False
+                self._schedule_decision(ex)
         finally:
             ex.applying = False
             self._now = None
-        if ex.decision_wanted:
-            ex.decision_wanted = False
-            self._schedule_decision(ex)
-
-    def _apply(self, ex: LocalExecution, decision: dict, completed_id: int) -> None:
-        kind = decision["decisionType"]
-        route = _DECISION_ROUTES.get(kind)
-        if route is None:
-            route = _DECISION_ROUTES[kind] = (
-                getattr(MemoryBackend, f"_decide_{kind}"),
-                kind[0].lower() + kind[1:] + "DecisionAttributes")
-        attrs = decision[route[1]]
-        try:
-            route[0](self, ex, attrs, completed_id)
-        except PayloadTooLarge as exc:
-            self._payload_failure(ex, kind, attrs, completed_id, exc)
 
     def _payload_failure(self, ex: LocalExecution, kind: str, attrs: dict, completed_id: int,
                          exc: PayloadTooLarge) -> None:
@@ -458,38 +545,66 @@ class MemoryBackend:
         if input_text is not None and len(input_text) > encoding.MAX_INPUT:  # name built rarely
             input_text = self.encode_field(f"input of activity {activity_id}", input_text,
                                            encoding.MAX_INPUT)
+        timeouts = (attrs.get("scheduleToCloseTimeout", "NONE"),
+                    attrs.get("scheduleToStartTimeout", "NONE"),
+                    attrs.get("startToCloseTimeout", "NONE"),
+                    attrs.get("heartbeatTimeout", "NONE"))
         event_attrs = {
             "activityType": attrs["activityType"],
             "activityId": activity_id,
             "taskList": attrs["taskList"],
             "decisionTaskCompletedEventId": completed_id,
-            "scheduleToCloseTimeout": attrs.get("scheduleToCloseTimeout", "NONE"),
-            "scheduleToStartTimeout": attrs.get("scheduleToStartTimeout", "NONE"),
-            "startToCloseTimeout": attrs.get("startToCloseTimeout", "NONE"),
-            "heartbeatTimeout": attrs.get("heartbeatTimeout", "NONE"),
+            "scheduleToCloseTimeout": timeouts[0],
+            "scheduleToStartTimeout": timeouts[1],
+            "startToCloseTimeout": timeouts[2],
+            "heartbeatTimeout": timeouts[3],
         }
         if input_text is not None:
             event_attrs["input"] = input_text
         if "taskPriority" in attrs:
             event_attrs["taskPriority"] = attrs["taskPriority"]
-        scheduled = self._append(ex, "ActivityTaskScheduled", event_attrs)
-        activity = OpenActivity(
-            ex, scheduled["eventId"], activity_id, attrs["activityType"]["name"], input_text,
-            _seconds(attrs.get("startToCloseTimeout")), _seconds(attrs.get("heartbeatTimeout")))
+        events = ex.events
+        scheduled_id = len(events) + 1
+        events.append({
+            "eventId": scheduled_id,
+            "eventTimestamp": self._now or _timestamp(),
+            "eventType": "ActivityTaskScheduled",
+            "activityTaskScheduledEventAttributes": event_attrs,
+        })
+        activity = OpenActivity(ex, scheduled_id, activity_id, attrs["activityType"]["name"],
+                                input_text, _TIMEOUT_SECONDS.get(timeouts)
+                                or _timeout_seconds(timeouts))
+        if input_text is not attrs.get("input"):
+            activity.decode = self.decode_field
         ex.open_activities[activity_id] = activity
+        limited = activity.schedule_to_start is not None or activity.schedule_to_close is not None
+        if limited:
+            activity.scheduled_at = _monotonic()
         if self._fast.get(activity.type_name):
-            self._inline.append(activity)
-        elif self._running < self.max_workers:
+            self._inline.append(activity)  # its schedule-to-* limits are checked around its run
+            return
+        if self._running < self.max_workers:
             self._start_activity(activity)
-        else:
+        else:  # every thread is busy: it waits, as a task waits on SWF for a free worker
             self._waiting_to_start.append(activity)
+            if activity.schedule_to_start is not None:
+                self._add_timer(activity.schedule_to_start, lambda: self._activity_timed_out(
+                    activity, "SCHEDULE_TO_START"), "activity")
+        if activity.schedule_to_close is not None:
+            self._add_timer(activity.schedule_to_close, lambda: self._activity_timed_out(
+                activity, "SCHEDULE_TO_CLOSE"), "activity")
 
     def _start_activity(self, activity: OpenActivity) -> None:
-        ex = activity.execution
-        started = self._append(ex, "ActivityTaskStarted", {
-            "scheduledEventId": activity.scheduled_event_id, "identity": "local"})
-        activity.started_event_id = started["eventId"]
-        activity.last_heartbeat = time.monotonic()
+        events = activity.execution.events
+        activity.started_event_id = started_id = len(events) + 1
+        events.append({
+            "eventId": started_id,
+            "eventTimestamp": _timestamp(),
+            "eventType": "ActivityTaskStarted",
+            "activityTaskStartedEventAttributes": {
+                "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
+        })
+        activity.last_heartbeat = _monotonic()
         self._running += 1
         ctx = self._context_for(activity)
         if self._threads < self._running:
@@ -499,49 +614,72 @@ class MemoryBackend:
         self._work.put((activity, ctx))
         if activity.start_to_close is not None:
             self._add_timer(activity.start_to_close,
-                            lambda: self._activity_timed_out(activity, "START_TO_CLOSE"))
+                            lambda: self._activity_timed_out(activity, "START_TO_CLOSE"),
+                            "activity")
         if activity.heartbeat_timeout is not None:
             self._arm_heartbeat_check(activity)
+
+    def _start_next_waiting(self) -> None:
+        """A thread is free: start the oldest waiting task that has not run out of time."""
+        waiting = self._waiting_to_start
+        while waiting:
+            activity = waiting.popleft()
+            if activity.scheduled_at:  # its timer may not have fired yet
+                late = activity.overdue(_monotonic())
+                if late is not None:
+                    self._activity_timed_out(activity, late)
+                    continue
+            self._start_activity(activity)
+            return
 
     def _run_inline(self, activity: OpenActivity) -> None:
         """Run a known-fast activity on the loop thread (see DEFAULT_INLINE_THRESHOLD)."""
         ex = activity.execution
         if ex.open_activities.get(activity.activity_id) is not activity:
             return  # cancelled or closed while queued
-        started = self._append(ex, "ActivityTaskStarted", {
-            "scheduledEventId": activity.scheduled_event_id, "identity": "local"})
-        activity.started_event_id = started["eventId"]
+        start = 0.0
+        if activity.scheduled_at:  # no timer watches a queued inline task: check here
+            start = _monotonic()
+            late = activity.overdue(start)
+            if late is not None:
+                self._activity_timed_out(activity, late)
+                return
+        events = ex.events
+        activity.started_event_id = started_id = len(events) + 1
+        events.append({
+            "eventId": started_id,
+            "eventTimestamp": _timestamp(),
+            "eventType": "ActivityTaskStarted",
+            "activityTaskStartedEventAttributes": {
+                "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
+        })
         ctx = self._context_for(activity)
-        begin = time.perf_counter()
-        outcome = run_activity(activity.type_name, activity.input, ctx, self.decode_field)
-        elapsed = time.perf_counter() - begin
+        begin = _perf_counter()
+        outcome = run_activity(activity.type_name, activity.input, ctx, activity.decode)
+        elapsed = _perf_counter() - begin
         # A moving average, so that one garbage-collector pause does not demote a trivial type
         # while one genuinely slow call does.
-        average = self._inline_cost.get(activity.type_name, 0.0) * 0.9 + elapsed * 0.1
-        self._inline_cost[activity.type_name] = average
+        type_name = activity.type_name
+        average = self._inline_cost.get(type_name, 0.0) * 0.9 + elapsed * 0.1
+        self._inline_cost[type_name] = average
         if average >= self.inline_threshold:
-            self._fast[activity.type_name] = False
-        if activity.start_to_close is not None and elapsed > activity.start_to_close:
-            self._activity_timed_out(activity, "START_TO_CLOSE")
-            return
+            self._fast[type_name] = False
+        if activity.scheduled_at or (activity.start_to_close is not None
+                                     and elapsed > activity.start_to_close):
+            late = _expired_during_run(activity, start, elapsed)
+            if late is not None:
+                self._activity_timed_out(activity, late)
+                return
         self._record_outcome(activity, outcome)
 
     def _context_for(self, activity: OpenActivity) -> ActivityContext:
         ex = activity.execution
-        task_id, _, attempt = activity.activity_id.rpartition("#")
-        ctx = ActivityContext(
-            workflow_id=ex.workflow_id, run_id=ex.run_id, activity_id=activity.activity_id,
-            task_id=task_id or activity.activity_id,
-            attempt=int(attempt) if attempt.isdigit() else 1,
-            _heartbeat=self._heartbeat_fn(activity))
-        activity.context = ctx
-        return ctx
-
-    def _heartbeat_fn(self, activity: OpenActivity) -> Callable[[str | None], bool]:
-        def heartbeat(details: str | None) -> bool:
-            activity.last_heartbeat = time.monotonic()  # a float store: atomic under the GIL
-            return activity.cancel_requested
-        return heartbeat
+        activity_id = activity.activity_id
+        task_id, _, attempt = activity_id.rpartition("#")
+        # workflow_id, run_id, activity_id, task_id, attempt: positional is half the cost
+        return ActivityContext(ex.workflow_id, ex.run_id, activity_id, task_id or activity_id,
+                               int(attempt) if attempt.isdigit() else 1,
+                               _heartbeat=activity.heartbeat)
 
     def _arm_heartbeat_check(self, activity: OpenActivity) -> None:
         def check() -> None:
@@ -552,8 +690,8 @@ class MemoryBackend:
             if late >= activity.heartbeat_timeout:
                 self._activity_timed_out(activity, "HEARTBEAT")
             else:
-                self._add_timer(activity.heartbeat_timeout - late, check)
-        self._add_timer(activity.heartbeat_timeout or 0, check)
+                self._add_timer(activity.heartbeat_timeout - late, check, "activity")
+        self._add_timer(activity.heartbeat_timeout or 0, check, "activity")
 
     def _work_loop(self) -> None:
         """An activity thread: a plain loop over a queue, cheaper than an executor's futures."""
@@ -567,7 +705,7 @@ class MemoryBackend:
     def _execute(self, activity: OpenActivity, ctx: ActivityContext) -> None:
         """Runs in a pool thread: call the function, post the outcome and how long it took."""
         begin = time.perf_counter()
-        outcome = run_activity(activity.type_name, activity.input, ctx, self.decode_field)
+        outcome = run_activity(activity.type_name, activity.input, ctx, activity.decode)
         self._outcomes.put(("done", activity, outcome, time.perf_counter() - begin))
 
     def _activity_done(self, activity: OpenActivity, outcome: tuple, elapsed: float) -> None:
@@ -577,35 +715,43 @@ class MemoryBackend:
         if elapsed < self.inline_threshold and activity.type_name not in self._fast:
             self._fast[activity.type_name] = True
         if self._waiting_to_start:
-            self._start_activity(self._waiting_to_start.popleft())
+            self._start_next_waiting()
         self._record_outcome(activity, outcome)
 
     def _record_outcome(self, activity: OpenActivity, outcome: tuple) -> None:
         ex = activity.execution
-        if ex.open_activities.get(activity.activity_id) is not activity:
+        open_activities = ex.open_activities
+        if open_activities.get(activity.activity_id) is not activity:
             return  # timed out or closed already: a late answer is dropped, as SWF does
-        del ex.open_activities[activity.activity_id]
+        del open_activities[activity.activity_id]
         if ex.closed:
             return
+        now = _timestamp()  # the response's events and the decision task it schedules
         ids = {"scheduledEventId": activity.scheduled_event_id,
                "startedEventId": activity.started_event_id}
         if activity.cancel_requested:
-            self._append(ex, "ActivityTaskCanceled", ids)
+            self._append(ex, "ActivityTaskCanceled", ids, now)
         elif outcome[0] == "completed":
-            try:
-                result = outcome[1]
-                if result is not None and len(result) > encoding.MAX_RESULT:
+            result = outcome[1]
+            if result is not None and len(result) > encoding.MAX_RESULT:
+                try:
                     result = self.encode_field(f"result of activity {activity.activity_id}",
                                                result, encoding.MAX_RESULT)
-            except PayloadTooLarge as exc:
-                reason, details = encoding.describe_exception(exc)
-                self._append(ex, "ActivityTaskFailed", {
-                    **ids, "reason": reason, "details": encoding.dumps(details)})
-            else:
-                attrs = dict(ids)
-                if result is not None:
-                    attrs["result"] = result
-                self._append(ex, "ActivityTaskCompleted", attrs)
+                except PayloadTooLarge as exc:
+                    reason, details = encoding.describe_exception(exc)
+                    self._append(ex, "ActivityTaskFailed", {
+                        **ids, "reason": reason, "details": encoding.dumps(details)}, now)
+                    self._schedule_decision(ex, now)
+                    return
+            if result is not None:
+                ids["result"] = result
+            events = ex.events
+            events.append({
+                "eventId": len(events) + 1,
+                "eventTimestamp": now,
+                "eventType": "ActivityTaskCompleted",
+                "activityTaskCompletedEventAttributes": ids,
+            })
         else:
             _, reason, details = outcome
             try:
@@ -613,14 +759,25 @@ class MemoryBackend:
                                             details, encoding.MAX_DETAILS)
             except PayloadTooLarge:  # keep what fits: the message's start, the traceback's end
                 details = encoding.shrink_details(details, encoding.MAX_DETAILS)
-            self._append(ex, "ActivityTaskFailed", {**ids, "reason": reason, "details": details})
-        self._schedule_decision(ex)
+            self._append(ex, "ActivityTaskFailed", {**ids, "reason": reason, "details": details},
+                         now)
+        self._schedule_decision(ex, now)
 
     def _activity_timed_out(self, activity: OpenActivity, timeout_type: str) -> None:
+        """Close a task as SWF does when one of its timeouts fires; a late answer is dropped."""
         ex = activity.execution
         if ex.open_activities.get(activity.activity_id) is not activity or ex.closed:
             return
+        if activity.started_event_id:
+            if timeout_type == "SCHEDULE_TO_START":
+                return  # it started in time
+        else:  # still queued: it never starts now
+            for waiting in (self._waiting_to_start, self._inline):
+                if activity in waiting:
+                    waiting.remove(activity)
+                    break
         del ex.open_activities[activity.activity_id]
+        # startedEventId is required by SWF's model: 0 for a task that never started
         self._append(ex, "ActivityTaskTimedOut", {
             "timeoutType": timeout_type, "scheduledEventId": activity.scheduled_event_id,
             "startedEventId": activity.started_event_id})
@@ -919,6 +1076,27 @@ class MemoryBackend:
             "workflowExecution": {"workflowId": target.workflow_id, "runId": target.run_id},
             "initiatedEventId": initiated["eventId"]})
         self._schedule_decision(ex)
+
+
+def _decision_route(kind: str) -> tuple[Callable[..., None], str]:
+    """The handler of a decision type, and the key of its attributes."""
+    route = _DECISION_ROUTES[kind] = (getattr(MemoryBackend, f"_decide_{kind}"),
+                                      kind[0].lower() + kind[1:] + "DecisionAttributes")
+    return route
+
+
+def _expired_during_run(activity: OpenActivity, start: float, elapsed: float) -> str | None:
+    """The timeout an inline run went past, if any: of two, the one whose deadline came first,
+    as SWF would have recorded it. `start` is time.monotonic() at the start (schedule-to-close
+    limits only)."""
+    overruns = []
+    if activity.start_to_close is not None and elapsed > activity.start_to_close:
+        overruns.append((elapsed - activity.start_to_close, "START_TO_CLOSE"))
+    if activity.schedule_to_close is not None:
+        past = start + elapsed - activity.scheduled_at - activity.schedule_to_close
+        if past > 0:
+            overruns.append((past, "SCHEDULE_TO_CLOSE"))
+    return max(overruns)[1] if overruns else None
 
 
 def _loaded_workflow_class(type_name: str) -> type | None:
