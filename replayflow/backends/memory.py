@@ -653,7 +653,7 @@ class MemoryBackend:
             "activityTaskStartedEventAttributes": {
                 "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
         })
-        ctx = self._context_for(activity)
+        ctx = self._context_for(activity, True)
         begin = _perf_counter()
         outcome = run_activity(activity.type_name, activity.input, ctx, activity.decode)
         elapsed = _perf_counter() - begin
@@ -672,11 +672,18 @@ class MemoryBackend:
                 return
         self._record_outcome(activity, outcome)
 
-    def _context_for(self, activity: OpenActivity) -> ActivityContext:
+    def _context_for(self, activity: OpenActivity, inline: bool = False) -> ActivityContext:
+        """The activity's ActivityContext. An inline run gets no heartbeat hook: nothing can
+        cancel it or check its heartbeats while it holds the loop thread, so its heartbeat()
+        answers False either way."""
         ex = activity.execution
         activity_id = activity.activity_id
         task_id, _, attempt = activity_id.rpartition("#")
         # workflow_id, run_id, activity_id, task_id, attempt: positional is half the cost
+        if inline:
+            return ActivityContext(ex.workflow_id, ex.run_id, activity_id,
+                                   task_id or activity_id,
+                                   int(attempt) if attempt.isdigit() else 1)
         return ActivityContext(ex.workflow_id, ex.run_id, activity_id, task_id or activity_id,
                                int(attempt) if attempt.isdigit() else 1,
                                _heartbeat=activity.heartbeat)
