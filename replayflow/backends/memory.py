@@ -785,10 +785,10 @@ class MemoryBackend:
                     break
         del ex.open_activities[activity.activity_id]
         # startedEventId is required by SWF's model: 0 for a task that never started
-        self._append(ex, "ActivityTaskTimedOut", {
+        now = self._append(ex, "ActivityTaskTimedOut", {
             "timeoutType": timeout_type, "scheduledEventId": activity.scheduled_event_id,
-            "startedEventId": activity.started_event_id})
-        self._schedule_decision(ex)
+            "startedEventId": activity.started_event_id})["eventTimestamp"]
+        self._schedule_decision(ex, now)
 
     def _decide_RequestCancelActivityTask(self, ex: LocalExecution, attrs: dict,
                                           completed_id: int) -> None:
