@@ -238,6 +238,8 @@ def validate_history(data: Any, name: str = "history") -> list[str]:
                 continue
             if not _is_int(value):
                 continue  # already reported as a type error
+            if attribute == "startedEventId" and value == 0:
+                continue  # SWF's "never started" (a schedule-to-start timeout, say)
             if value not in types_by_id:
                 errors.append(f"{where}: {attribute}={value} is not an earlier event")
                 continue

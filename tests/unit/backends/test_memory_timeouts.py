@@ -11,13 +11,13 @@ import threading
 import time
 
 import pytest
-from support.history_model import validate_event
+from support.history_model import validate_history
 
 from replayflow import Workflow, activity, futures
 from replayflow.activity import context
 from replayflow.backends.memory import MemoryBackend, StuckWorkflow
 from replayflow.errors import TaskTimedOut
-from replayflow.history import attributes
+from replayflow.history import attributes, events_to_wire
 
 #: the backend of the run in progress, for activities that watch their own history
 _backend: MemoryBackend | None = None
@@ -135,9 +135,7 @@ def run(workflow_cls, *args, max_workers=1, **options):
             result = _backend.run(workflow_cls, list(args))
         finally:
             _backend = None
-    for index, event in enumerate(result.execution.events):
-        event = dict(event, eventTimestamp=event["eventTimestamp"].timestamp())
-        assert validate_event(event, f"events[{index}]") == []
+    assert validate_history(events_to_wire(result.execution.events)) == []
     return result
 
 
