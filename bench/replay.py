@@ -238,7 +238,7 @@ def drive(cls: type, n: int, cached: bool) -> tuple[float, int]:
 
 def _drive_child(cls_name: str, n: int, cached: bool, conn) -> None:
     cpu, decisions = drive(globals()[cls_name], n, cached)
-    conn.send((cpu, decisions, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    conn.send((cpu, decisions, peak_rss_mb()))
     conn.close()
 
 
@@ -251,6 +251,16 @@ def drive_apart(cls_name: str, n: int, cached: bool) -> tuple[float, int, float]
     result = receiver.recv()
     child.join()
     return result
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. Not ru_maxrss: Linux carries that over from the parent
+    through fork and exec, so a child would report the parent's peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def rss_mb() -> float:
