@@ -398,16 +398,21 @@ def run_standalone(
     """
     jumbo.check_config()  # before the children start, so a bad setting is reported once
     domain = resolve_domain(domain)
+    from .backends.swf import SwfBackend
+
+    # The first AWS call, before the children start too: an unknown domain, missing credentials
+    # or an unreachable endpoint is then reported once, by us, not once by every process.
+    backend: Any = SwfBackend(domain)
+    backend.check_domain()
     task_list = task_list or f"standalone-{uuid.uuid4().hex[:16]}"
     workflow_id = workflow_id or default_workflow_id(workflow_cls)
     path = f"{workflow_cls.__module__}.{workflow_cls.__qualname__}"
     python = [sys.executable, "-m", "replayflow"]
     children = ChildProcesses()
-    backend: Any = None
     started: tuple[str, str] | None = None
     closed = False
     try:
-        # Children first: their start-up (imports) overlaps our registration and start.
+        # Children now: their start-up (imports) overlaps our registration and start.
         decider = children.spawn("decider", python + [
             "decider.start", "--domain", domain, "--task-list", task_list,
             "--activity-task-list", task_list, "--exit-on-close", workflow_id,
@@ -420,10 +425,6 @@ def run_standalone(
                              "--grace-period", "2",
                              "--processes", str(processes or STANDALONE_PROCESSES)]
             children.spawn(f"worker {i + 1}" if workers > 1 else "worker", argv)
-        # boto3 is imported only now: its ~0.2 s overlaps the children's own start-up.
-        from .backends.swf import SwfBackend
-
-        backend = SwfBackend(domain)
         started = start_execution(
             backend, workflow_cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
             execution_timeout=execution_timeout, tags=tags)

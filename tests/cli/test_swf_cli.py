@@ -142,6 +142,16 @@ def test_standalone_unknown_domain_is_one_line(aws_env):
     assert "no-such-domain" in one_error_line(done.stderr)
 
 
+def test_standalone_unreachable_endpoint_is_one_line_and_starts_nothing(aws_env):
+    env = {**aws_env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+           "REPLAYFLOW_CONNECTION_RETRIES": "1"}
+    done = replayflow(env, "standalone", "--domain", "d", "examples.basic.BasicWorkflow",
+                      "--input", "[1]")
+    assert done.returncode == 2
+    assert "Cannot reach http://127.0.0.1:9" in one_error_line(done.stderr)
+    assert done.stderr.strip().count("\n") == 0, done.stderr  # no decider or worker spoke
+
+
 def test_standalone_oversized_input_without_bucket(aws_env, swf_domain):
     env = {k: v for k, v in aws_env.items() if k != "REPLAYFLOW_JUMBO_FIELDS_BUCKET"}
     done = replayflow(env, "standalone", "--domain", swf_domain,
