@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,10 +23,20 @@ DEFAULT_VERSION = "1"
 
 
 def _timeout(value: float | int | None) -> str:
-    """SWF timeouts are strings of whole seconds, or NONE."""
+    """SWF timeouts are strings of whole seconds, or NONE. A fraction is rounded up: a limit
+    shorter than asked for would fail work that keeps within it."""
     if value is None:
         return "NONE"
-    return str(max(0, int(value)))
+    return str(max(0, math.ceil(value)))
+
+
+def _check_timeouts(**timeouts: float | int | None) -> None:
+    for option, value in timeouts.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"{option} must be a number of seconds above 0, or None for no "
+                             f"limit; got {value!r}")
 
 
 @dataclass(eq=False)
@@ -109,6 +120,10 @@ def with_attributes(
         return with_attributes()(name)  # type: ignore[return-value]
     if retry < 0:
         raise ValueError("retry must be >= 0")
+    _check_timeouts(start_to_close_timeout=start_to_close_timeout,
+                    schedule_to_start_timeout=schedule_to_start_timeout,
+                    schedule_to_close_timeout=schedule_to_close_timeout,
+                    heartbeat_timeout=heartbeat_timeout)
 
     def decorate(func: Callable[..., Any]) -> Activity:
         if isinstance(func, Activity):
