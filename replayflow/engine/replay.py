@@ -952,11 +952,7 @@ class ExecutionState:
         task, attempt = found
         task.open_activity_id = None
         reason = attrs.get("reason") or "unknown reason"
-        raw_details = self.decode(attrs.get("details"))
-        try:
-            details = encoding.loads(raw_details)
-        except ValueError:
-            details = raw_details
+        details = self._details(attrs.get("details"))
         error_type = message = tb = None
         if isinstance(details, dict):
             error_type = details.get("type")
@@ -975,7 +971,8 @@ class ExecutionState:
         task.open_activity_id = None
         timeout_type = attrs.get("timeoutType", "UNKNOWN")
         failure = TaskTimedOut(task.task_id, f"timed out ({timeout_type})",
-                               {"timeoutType": timeout_type, "details": attrs.get("details")},
+                               {"timeoutType": timeout_type,
+                                "details": self.decode(attrs.get("details"))},
                                error_type="TimeoutError", message=timeout_type)
         self._attempt_failed(task, attempt, failure)
 
@@ -1003,7 +1000,16 @@ class ExecutionState:
         task, _attempt = found
         task.open_activity_id = None
         if not task.future.done:
-            task.future._set_exception(TaskCancelled(task.task_id, attrs.get("details")))
+            task.future._set_exception(TaskCancelled(task.task_id,
+                                                     self._details(attrs.get("details"))))
+
+    def _details(self, field: str | None) -> Any:
+        """A details field as run() sees it: a jumbo field fetched, JSON read when it is JSON."""
+        raw = self.decode(field)
+        try:
+            return encoding.loads(raw)
+        except ValueError:
+            return raw
 
     def _on_timer_started(self, event: dict, attrs: dict) -> None:
         timer_id = attrs["timerId"]
@@ -1137,11 +1143,7 @@ class ExecutionState:
         if task is None or task.future.done:
             return
         event_type = event["eventType"]
-        raw = self.decode(attrs.get("details"))
-        try:
-            details = encoding.loads(raw)
-        except ValueError:
-            details = raw
+        details = self._details(attrs.get("details"))
         if event_type == "ChildWorkflowExecutionCanceled":
             task.future._set_exception(TaskCancelled(task.task_id, details))
             return
