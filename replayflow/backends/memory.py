@@ -199,6 +199,19 @@ class StuckWorkflow(ReplayflowError):
     """Nothing is running and nothing can happen, yet the workflow is open."""
 
 
+def _record_started(activity: OpenActivity) -> None:
+    """Append the activity's ActivityTaskStarted event (built in place: this is the hot path)."""
+    events = activity.execution.events
+    activity.started_event_id = started_id = len(events) + 1
+    events.append({
+        "eventId": started_id,
+        "eventTimestamp": _timestamp(),
+        "eventType": "ActivityTaskStarted",
+        "activityTaskStartedEventAttributes": {
+            "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
+    })
+
+
 class MemoryBackend:
     """Runs workflows in this process, recording SWF-shaped histories."""
 
@@ -595,15 +608,7 @@ class MemoryBackend:
                 activity, "SCHEDULE_TO_CLOSE"), "activity")
 
     def _start_activity(self, activity: OpenActivity) -> None:
-        events = activity.execution.events
-        activity.started_event_id = started_id = len(events) + 1
-        events.append({
-            "eventId": started_id,
-            "eventTimestamp": _timestamp(),
-            "eventType": "ActivityTaskStarted",
-            "activityTaskStartedEventAttributes": {
-                "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
-        })
+        _record_started(activity)
         activity.last_heartbeat = _monotonic()
         self._running += 1
         ctx = self._context_for(activity)
@@ -644,15 +649,7 @@ class MemoryBackend:
             if late is not None:
                 self._activity_timed_out(activity, late)
                 return
-        events = ex.events
-        activity.started_event_id = started_id = len(events) + 1
-        events.append({
-            "eventId": started_id,
-            "eventTimestamp": _timestamp(),
-            "eventType": "ActivityTaskStarted",
-            "activityTaskStartedEventAttributes": {
-                "scheduledEventId": activity.scheduled_event_id, "identity": "local"},
-        })
+        _record_started(activity)
         ctx = self._context_for(activity, True)
         begin = _perf_counter()
         outcome = run_activity(activity.type_name, activity.input, ctx, activity.decode)
