@@ -9,6 +9,7 @@ user typed on the command line into that shape.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import InvalidInput
@@ -26,14 +27,14 @@ class NotSerializable(TypeError):
     """A value cannot be written as JSON."""
 
 
-def _make_encoder():
+def _make_encoder() -> tuple[Callable[[Any], str], Callable[[Any, int], Any]]:
     """json's C encoder, built once: `json.dumps` rebuilds it on every call, which costs more
     than encoding a small input. Same output as json.dumps(separators=(",", ":"),
     sort_keys=True)."""
     encoder = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
     c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
     if c_make_encoder is None:  # pragma: no cover - CPython always has it
-        return encoder.encode
+        return encoder.encode, lambda value, _level: [encoder.encode(value)]
 
     def fail(value: Any) -> Any:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
@@ -47,13 +48,11 @@ def _make_encoder():
             return encode_string(value)
         return "".join(make(value, 0))
 
-    encode.chunks = make  # for callers that know the value is a list or a dict
-    return encode
+    return encode, make  # make: for callers that know the value is a list or a dict
 
 
-_encode = _make_encoder()
+_encode, _chunks = _make_encoder()
 _join = "".join
-_chunks = getattr(_encode, "chunks", None) or (lambda value, _level: [_encode(value)])
 _decoder = json.JSONDecoder()
 _scan = _decoder.scan_once
 
