@@ -104,7 +104,8 @@ def against(poll_sleep: float | None, repeat: int, processes: int, pollers: int,
         procs = [_spawn(env, "decider.start", "--domain", domain, "--pollers", str(pollers),
                         "support.workflows.ChainWorkflow", "support.workflows.FanOutWorkflow")]
         procs += [_spawn(env, "worker.start", "--domain", domain, "--task-list",
-                         "e2e-activities", "--processes", str(processes)) for _ in range(2)]
+                         "e2e-activities", "--processes", str(processes),
+                         "--module", "support.workflows") for _ in range(2)]
         try:
             timed_run(backend, ChainWorkflow, 2, 2, register=True)  # warm-up: all polling
             timed_run(backend, FanOutWorkflow, 2, 1, register=True)

@@ -4,7 +4,9 @@
     # prints {"crawl": "cancelled", "report": "cancelled"}
 
 - `future.cancel()` on an activity sends RequestCancelActivityTask; the running activity learns
-  of it from `activity.context().heartbeat()` (or `.cancel_requested`) and stops cleanly.
+  of it from `activity.context().heartbeat()` (or `.cancel_requested`), cleans up and raises
+  (here `TaskCancelled`): the task is then reported canceled. An activity that ignores the
+  request and returns is reported completed, on SWF and locally alike.
 - On a child workflow it sends RequestCancelExternalWorkflowExecution: the child's `run()` gets
   `WorkflowCancelled` where it is blocked, its cleanup runs, and it closes as CANCELED.
 - `replayflow workflow.cancel` (or SWF's RequestCancelWorkflowExecution) does the same to a
@@ -14,7 +16,7 @@
 import time
 
 from replayflow import Workflow, activity, futures
-from replayflow.errors import WorkflowCancelled
+from replayflow.errors import TaskCancelled, WorkflowCancelled
 
 
 @activity.with_attributes(task_list="quickstart", version="example", heartbeat_timeout=30)
@@ -23,7 +25,9 @@ def crawl(site):
     deadline = time.monotonic() + 60  # a long job; a deadline cancels it well before
     while time.monotonic() < deadline:
         if ctx.heartbeat(f"crawling {site}"):
-            return "stopped early"  # the cleanup point: SWF records ActivityTaskCanceled
+            # the cleanup point; raising acknowledges the cancel: SWF records
+            # ActivityTaskCanceled (a normal return would be recorded as completed)
+            raise TaskCancelled(ctx.task_id, "stopped early")
         time.sleep(0.02)
     return "crawled"
 

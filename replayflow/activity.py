@@ -1,9 +1,10 @@
 """Activities: plain functions that a workflow schedules and a worker runs.
 
 `@activity.with_attributes(...)` records how SWF should schedule the function (task list, version,
-timeouts, retries). A plain undecorated function can be submitted too, with the defaults. An
-activity's SWF type name is `module.qualname`, which is also how a worker finds the code again.
-Inside a running activity, `activity.context()` tells it which workflow and attempt it serves.
+timeouts, retries) and declares it runnable: a worker runs only declared activities and the plain
+functions of modules it was told to load (`ActivityRegistry`). An activity's SWF type name is
+`module.qualname` unless named. Inside a running activity, `activity.context()` tells it which
+workflow and attempt it serves.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from __future__ import annotations
 import contextvars
 import functools
 import importlib
+import inspect
+import logging
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 from .errors import ActivityNotFound
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TASK_LIST = "default"
 DEFAULT_VERSION = "1"
@@ -128,7 +135,7 @@ def with_attributes(
     def decorate(func: Callable[..., Any]) -> Activity:
         if isinstance(func, Activity):
             func = func.func
-        return Activity(
+        return _declare(Activity(
             func=func,
             name=name or function_name(func),
             version=str(version),
@@ -141,7 +148,7 @@ def with_attributes(
             raises_on_failure=raises_on_failure,
             idempotent=idempotent,
             priority=priority,
-        )
+        ))
 
     return decorate
 
@@ -166,41 +173,75 @@ def as_activity(obj: Any) -> Activity:
         return act
 
 
-_found: dict[str, Activity] = {}
+#: Every activity declared with `with_attributes` in this process, by SWF type name. What a
+#: worker may run is decided from this table and the modules it was told to load, never by
+#: importing a name that arrived in a task (see ActivityRegistry).
+_declared: dict[str, Activity] = {}
 
 
-def find_activity(name: str) -> Activity:
-    """Resolve an activity type name (`module.qualname`) back to its Activity, by import."""
-    found = _found.get(name)
-    if found is None:
-        found = _found[name] = _import_activity(name)
-    return found
+def _declare(act: Activity) -> Activity:
+    _declared[act.name] = act
+    return act
 
 
-def _import_activity(name: str) -> Activity:
-    candidates = []
-    # Try the longest module prefix first, so `pkg.mod.Class.method` works too.
-    parts = name.split(".")
-    for i in range(len(parts) - 1, 0, -1):
-        candidates.append((".".join(parts[:i]), parts[i:]))
-    last_error: Exception | None = None
-    for module_name, attrs in candidates:
+def declared_activities() -> dict[str, Activity]:
+    """A snapshot of the activities declared so far in this process, by type name."""
+    return dict(_declared)
+
+
+class ActivityRegistry:
+    """The activity types a worker (or a local run, or `activity.rerun`) agrees to run.
+
+    An activity task names its type, and anyone who can schedule tasks on a list can name any
+    type. So a type is run only if it was declared with `@activity.with_attributes` by code this
+    process loaded, or is a plain function defined in a module the operator named explicitly
+    (`worker.start --module M`, the modules of the workflows given to `standalone`). Nothing is
+    ever imported because a task named it: `os.system` is refused, not run.
+    """
+
+    def __init__(self, modules: Iterable[str] = ()) -> None:
+        self.modules: list[str] = []
+        for name in modules:
+            self.load(name)
+
+    def load(self, module_name: str) -> ModuleType:
+        """Import `module_name` (its declared activities register themselves) and allow its
+        plain functions. Import errors propagate: the caller turns them into one line."""
+        module = importlib.import_module(module_name)
+        if module_name not in self.modules:
+            self.modules.append(module_name)
+        return module
+
+    def add_loaded(self, module_name: str) -> None:
+        """Allow the plain functions of a module that is already imported (a workflow's)."""
+        if module_name in sys.modules and module_name not in self.modules:
+            self.modules.append(module_name)
+
+    def find(self, type_name: str) -> Activity:
+        """The Activity to run for a task of `type_name`, or ActivityNotFound (nothing run)."""
+        act = _declared.get(type_name)
+        if act is not None:
+            return act
+        for module_name in sorted(self.modules, key=len, reverse=True):
+            if not type_name.startswith(module_name + "."):
+                continue
+            obj: Any = sys.modules.get(module_name)
+            for attr in type_name[len(module_name) + 1:].split("."):
+                obj = getattr(obj, attr, None)
+            # A function defined in that module (not one it imported from elsewhere).
+            if inspect.isfunction(obj) and obj.__module__ == module_name:
+                return as_activity(obj)
+        loaded = ", ".join(self.modules) or "none"
+        raise ActivityNotFound(
+            f"activity type {type_name!r} is not registered on this worker; load its module "
+            f"with --module (modules loaded: {loaded})")
+
+    def __contains__(self, type_name: str) -> bool:
         try:
-            obj: Any = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            last_error = exc
-            continue
-        try:
-            for attr in attrs:
-                obj = getattr(obj, attr)
-        except AttributeError as exc:
-            last_error = exc
-            continue
-        return as_activity(obj)
-    raise ActivityNotFound(
-        f"activity {name!r} cannot be imported ({last_error}); is its module on the worker's "
-        "PYTHONPATH?"
-    )
+            self.find(type_name)
+        except ActivityNotFound:
+            return False
+        return True
 
 
 @dataclass
@@ -217,12 +258,36 @@ class ActivityContext:
     cancel_requested: bool = False
     _heartbeat: Callable[[str | None], bool] | None = None
 
-    def heartbeat(self, details: str | None = None) -> bool:
-        """Tell SWF this activity is alive; returns True once cancellation was requested."""
+    def heartbeat(self, details: Any = None) -> bool:
+        """Report progress; returns True once cancellation was requested.
+
+        `details` is shown by operators (and kept by SWF in a heartbeat timeout's event): a
+        string is sent as is, anything else as JSON; either is cut to SWF's 2,048 characters.
+        The worker already heartbeats for every running activity, so call this for progress
+        and to learn about cancellation, not to stay alive.
+        """
         if self._heartbeat is not None:
-            if self._heartbeat(details):
+            if self._heartbeat(heartbeat_details(details)):
                 self.cancel_requested = True
         return self.cancel_requested
+
+
+def heartbeat_details(details: Any) -> str | None:
+    """Heartbeat details as SWF takes them: text of at most 2,048 characters (JSON if not str)."""
+    from .encoding import MAX_HEARTBEAT_DETAILS, NotSerializable, dumps
+
+    if details is None:
+        return None
+    if not isinstance(details, str):
+        try:
+            details = dumps(details)
+        except NotSerializable as exc:
+            raise TypeError(f"heartbeat details must be text or JSON-serialisable: {exc}") \
+                from None
+    if len(details) > MAX_HEARTBEAT_DETAILS:
+        log.warning("heartbeat details cut to %d characters", MAX_HEARTBEAT_DETAILS)
+        details = details[:MAX_HEARTBEAT_DETAILS]
+    return details
 
 
 _context: contextvars.ContextVar[ActivityContext | None] = contextvars.ContextVar(

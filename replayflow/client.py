@@ -21,7 +21,7 @@ from typing import Any
 
 from . import encoding, jumbo
 from .activity import Activity
-from .errors import ReplayflowError, UserError
+from .errors import ReplayflowError, UserError, WaitTimedOut
 from .history import CLOSE_STATUS
 
 log = logging.getLogger(__name__)
@@ -49,10 +49,6 @@ class WorkflowOutcome:
     @property
     def ok(self) -> bool:
         return self.status == "COMPLETED"
-
-
-class WaitTimedOut(ReplayflowError):
-    """`wait_for_close` gave up before the execution closed."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,6 +380,8 @@ def run_standalone(
     workers: int = 1,
     processes: int | None = None,
     task_list: str | None = None,
+    modules: Sequence[str] = (),
+    middlewares: Sequence[str] = (),
 ) -> WorkflowOutcome:
     """Run one workflow with a private decider and worker(s) as child processes; clean up.
 
@@ -424,6 +422,10 @@ def run_standalone(
             argv = python + ["worker.start", "--domain", domain, "--task-list", task_list,
                              "--grace-period", "2",
                              "--processes", str(processes or STANDALONE_PROCESSES)]
+            for module in _worker_modules(workflow_cls, modules):
+                argv += ["--module", module]
+            for middleware in middlewares:
+                argv += ["--middleware", middleware]
             children.spawn(f"worker {i + 1}" if workers > 1 else "worker", argv)
         started = start_execution(
             backend, workflow_cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
@@ -440,6 +442,20 @@ def run_standalone(
             except Exception as exc:  # noqa: BLE001 - cleanup must go on
                 log.warning("could not terminate %s: %s", started[0], exc)
         children.stop(grace=0.0 if closed else CHILD_GRACE)
+
+
+def _worker_modules(workflow_cls: type, modules: Sequence[str]) -> list[str]:
+    """What `standalone`'s worker loads: the workflow's module, the modules of the children
+    it declares there, and any `--module`."""
+    from .workflow import Workflow
+
+    found = [workflow_cls.__module__]
+    module = sys.modules.get(workflow_cls.__module__)
+    for value in list(vars(module).values()) if module is not None else []:
+        if isinstance(value, type) and issubclass(value, Workflow) and value is not Workflow:
+            found.append(value.__module__)
+    found.extend(modules)
+    return list(dict.fromkeys(found))
 
 
 def _wait_exit(proc: Any, seconds: float) -> None:

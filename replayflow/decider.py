@@ -20,15 +20,16 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from . import encoding, jumbo
-from .backends.swf import default_identity
+from .backends.base import default_identity, error_code
 from .client import register_workflows
 from .engine.replay import ExecutionState
 from .errors import NonDeterministicWorkflow, PayloadTooLarge, ReplayflowError
+from .naming import decision_attributes_key
 from .polling import PollSpacer
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ _FIELD_LIMITS = {
     "details": encoding.MAX_DETAILS,
     "control": encoding.MAX_CONTROL,
 }
+_REGISTERS = frozenset({"ScheduleActivityTask", "StartChildWorkflowExecution"})
 _CLOSE_DECISIONS = frozenset({
     "CompleteWorkflowExecution",
     "FailWorkflowExecution",
@@ -70,10 +72,6 @@ _CLOSE_DECISIONS = frozenset({
 })
 #: Client errors that will be the same on every retry: answer with a failure instead.
 _PERMANENT_CODES = frozenset({"ValidationException", "SerializationException"})
-
-
-def _attrs_name(decision_type: str) -> str:
-    return decision_type[0].lower() + decision_type[1:] + "DecisionAttributes"
 
 
 def sticky_task_list(task_list: str, identity: str | None = None) -> str:
@@ -147,6 +145,12 @@ class Decider:
         self.finished = False
         self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
         self.stats = DeciderStats()
+        #: Why the last task was left unanswered (None when it was answered).
+        self.unanswered_reason: str | None = None
+        self._registered: set[tuple[str, str, str, str]] = set()
+        #: Called with the class of each child workflow type our workflows start, so that its
+        #: executions are decided here too (a child's class comes from its parent's own code).
+        self.on_child_type: Callable[[type], None] | None = None
 
     # ------------------------------------------------------------------ start-up
     def register(self) -> None:
@@ -262,9 +266,11 @@ class Decider:
         """Handle one polled task and respond to it (or, deliberately, not)."""
         execution = task["workflowExecution"]
         run_id = execution["runId"]
+        self.unanswered_reason = None
         try:
             decisions = self.handle_task(task)
         except NonDeterministicWorkflow as exc:
+            self.unanswered_reason = f"the workflow code does not match its history: {exc}"
             log.error("workflow %s (run %s) does not match its history: %s; not answering, "
                       "the decision task will time out and be retried once the code is fixed",
                       execution["workflowId"], run_id, exc)
@@ -292,7 +298,7 @@ class Decider:
             self._send(task["taskToken"], prepared)
         except ReplayflowError as exc:
             self._drop(run_id)
-            if _aws_code(exc) not in _PERMANENT_CODES:
+            if error_code(exc) not in _PERMANENT_CODES:
                 log.warning("could not answer the decision task of %s: %s",
                             execution["workflowId"], exc)
                 return
@@ -301,7 +307,7 @@ class Decider:
             self._send(task["taskToken"], [fail_decision(
                 f"decider: SWF rejected the decisions: {exc}")])
             return
-        if any(d["decisionType"] in _CLOSE_DECISIONS for d in prepared):
+        if prepared and prepared[-1]["decisionType"] in _CLOSE_DECISIONS:  # a close is last
             self._drop(run_id)  # no more decision tasks are coming for this run
             if execution["workflowId"] == self.exit_on_close:
                 self.finished = self._closed(execution["workflowId"], run_id)
@@ -359,6 +365,8 @@ class Decider:
         assert new_events is not None
         self.stats.events_fed += len(new_events)
         decisions = state.handle(new_events)
+        if self.on_child_type is not None:
+            self._learn_child_types(state, decisions)
         if self.activity_task_list:
             decisions = [self._route(d) for d in decisions]
         if not state.closed and self.cache_size:
@@ -366,6 +374,16 @@ class Decider:
         else:
             state.discard()
         return decisions
+
+    def _learn_child_types(self, state: ExecutionState, decisions: list[dict[str, Any]]) -> None:
+        for decision in decisions:
+            if decision["decisionType"] == "StartChildWorkflowExecution":
+                attrs = decision["startChildWorkflowExecutionDecisionAttributes"]
+                cls = state.child_class(attrs["workflowId"])
+                if cls is not None and cls.type_name() not in self.workflows:
+                    self.workflows[cls.type_name()] = cls
+                    assert self.on_child_type is not None
+                    self.on_child_type(cls)
 
     def _continuation(self, state: ExecutionState, task: dict[str, Any],
                       events: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
@@ -382,15 +400,16 @@ class Decider:
         if not (0 <= start <= len(events)) or (start and events[start - 1]["eventId"] != last):
             start = next((i for i, e in enumerate(events) if e["eventId"] > last), len(events))
         new = events[start:]
-        if any(e["eventType"] == "DecisionTaskTimedOut" for e in new):
-            return None  # our last answer never arrived: never trust what we planned
+        for event in new:
+            if event["eventType"] == "DecisionTaskTimedOut":
+                return None  # our last answer never arrived: never trust what we planned
         return new
 
     def _route(self, decision: dict[str, Any]) -> dict[str, Any]:
         kind = decision["decisionType"]
         if kind not in ("ScheduleActivityTask", "StartChildWorkflowExecution"):
             return decision
-        name = _attrs_name(kind)
+        name = decision_attributes_key(kind)
         attrs = {**decision[name], "taskList": {"name": self.activity_task_list}}
         return {**decision, name: attrs}
 
@@ -410,54 +429,64 @@ class Decider:
 
     # ------------------------------------------------------------------ before sending
     def prepare(self, decisions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Fit fields to SWF's limits (jumbo) and register new types before they are used."""
-        out = []
-        for decision in decisions:
+        """Fit fields to SWF's limits (jumbo) and register new types before they are used.
+
+        A decision is copied only when a field changes: the common batch goes out as it came.
+        """
+        out = decisions
+        for i, decision in enumerate(decisions):
             kind = decision["decisionType"]
-            name = _attrs_name(kind)
+            name = decision_attributes_key(kind)
             attrs = decision.get(name)
             if attrs is None:
-                out.append(decision)
                 continue
-            changed = dict(attrs)
+            changed = None
             for field in _JUMBO_FIELDS.get(kind, ()):
-                text = changed.get(field)
+                text = attrs.get(field)
                 if text is not None and len(text) > _FIELD_LIMITS[field]:
+                    if changed is None:
+                        changed = dict(attrs)
                     changed[field] = jumbo.encode_field(field, text, _FIELD_LIMITS[field])
-            reason = changed.get("reason")
+            reason = attrs.get("reason")
             if reason is not None and len(reason) > encoding.MAX_REASON:
+                if changed is None:
+                    changed = dict(attrs)
                 short, full = jumbo.split_reason(reason)
                 changed["reason"] = short
                 if not changed.get("details"):
                     changed["details"] = jumbo.encode_field(
                         "details", encoding.dumps({"reason": full}), encoding.MAX_DETAILS)
-            self._register_for(kind, changed)
-            out.append({**decision, name: changed})
+            if kind in _REGISTERS:
+                self._register_for(kind, attrs)
+            if changed is not None:
+                if out is decisions:
+                    out = list(decisions)
+                out[i] = {**decision, name: changed}
         return out
 
     def _register_for(self, kind: str, attrs: dict[str, Any]) -> None:
+        """Register the type a decision uses, once per type and task list in this process."""
         if kind == "ScheduleActivityTask":
             activity_type = attrs["activityType"]
-            self.backend.register_activity_type(
-                activity_type["name"], activity_type["version"],
-                (attrs.get("taskList") or {}).get("name") or self.task_list)
-        elif kind == "StartChildWorkflowExecution":
+            task_list = (attrs.get("taskList") or {}).get("name") or self.task_list
+            key = (kind, activity_type["name"], activity_type["version"], task_list)
+            if key in self._registered:
+                return
+            self.backend.register_activity_type(activity_type["name"], activity_type["version"],
+                                                task_list)
+        else:
             workflow_type = attrs["workflowType"]
+            task_list = (attrs.get("taskList") or {}).get("name") or self.task_list
+            key = (kind, workflow_type["name"], workflow_type["version"], task_list)
+            if key in self._registered:
+                return
             self.backend.register_workflow_type(
-                workflow_type["name"], workflow_type["version"],
-                (attrs.get("taskList") or {}).get("name") or self.task_list,
+                workflow_type["name"], workflow_type["version"], task_list,
                 execution_timeout=attrs.get("executionStartToCloseTimeout") or "NONE",
                 decision_task_timeout=attrs.get("taskStartToCloseTimeout") or 300,
                 child_policy=attrs.get("childPolicy") or "TERMINATE",
             )
-
-
-def _aws_code(exc: BaseException) -> str | None:
-    cause = exc.__cause__
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        return response.get("Error", {}).get("Code")
-    return None
+        self._registered.add(key)
 
 
 __all__ = ["DEFAULT_CACHE_SIZE", "Decider", "DeciderStats", "fail_decision", "sticky_task_list"]

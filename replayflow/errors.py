@@ -138,6 +138,15 @@ class WorkflowCancelled(ReplayflowError):
     """Raised inside `run()` when a cancel was requested on the workflow execution."""
 
 
+class StuckWorkflow(ReplayflowError):
+    """A local run can never finish: nothing is running and nothing can happen, yet it is open
+    (typically it waits for a signal that nobody sends)."""
+
+
+class WaitTimedOut(ReplayflowError):
+    """Waiting for an execution to close gave up before it closed."""
+
+
 class NonDeterministicWorkflow(ReplayflowError):
     """The history was not produced by the current workflow code.
 

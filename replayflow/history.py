@@ -118,11 +118,15 @@ class HistoryFile:
     """A history read from disk: the execution's identity and its events (boto3 shape)."""
 
     def __init__(self, events: list[dict], workflow_execution: dict | None = None,
-                 workflow_type: dict | None = None, domain: str | None = None) -> None:
+                 workflow_type: dict | None = None, domain: str | None = None,
+                 previous_runs: list[HistoryFile] | None = None) -> None:
         self.events = events
         self.workflow_execution = workflow_execution or {}
         self.workflow_type = workflow_type or {}
         self.domain = domain
+        #: The runs this one continued from (continue-as-new), oldest first: a local run's file
+        #: keeps its whole chain, while every reader looks at the last run.
+        self.previous_runs: list[HistoryFile] = previous_runs or []
 
     def to_json(self) -> dict:
         data: dict[str, Any] = {}
@@ -133,6 +137,8 @@ class HistoryFile:
         if self.workflow_type:
             data["workflowType"] = self.workflow_type
         data["events"] = events_to_wire(self.events)
+        if self.previous_runs:
+            data["previousRuns"] = [run.to_json() for run in self.previous_runs]
         return data
 
 
@@ -158,8 +164,18 @@ def load_history_file(path: str | Path) -> HistoryFile:
             event["eventType"], event["eventId"]  # noqa: B018 - shape check
     except (KeyError, TypeError, ValueError) as exc:
         raise UserError(f"history file {path} holds a malformed event ({exc})") from None
+    previous = []
+    for run in data.get("previousRuns") or []:
+        if isinstance(run, dict) and isinstance(run.get("events"), list):
+            try:
+                previous.append(HistoryFile(events_from_wire(run["events"]),
+                                            run.get("workflowExecution"),
+                                            run.get("workflowType"), run.get("domain")))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise UserError(f"history file {path} holds a malformed earlier run ({exc})") \
+                    from None
     return HistoryFile(events, data.get("workflowExecution"), data.get("workflowType"),
-                       data.get("domain"))
+                       data.get("domain"), previous)
 
 
 def write_history_file(path: str | Path, history: HistoryFile) -> None:

@@ -54,4 +54,37 @@ class LogDuration(ActivityMiddleware):
                       self._elapsed(ctx), type(exc).__name__, exc)
 
 
-__all__ = ["ActivityMiddleware", "LogDuration"]
+def load_middleware(path: str) -> ActivityMiddleware:
+    """An instance of the middleware class at `module.Class` (built with no arguments).
+
+    What `--middleware` takes on `worker.start`, `standalone` and `workflow.start --local`; any
+    mistake is one UserError line.
+    """
+    import importlib
+
+    from .errors import UserError
+    from .loader import ensure_cwd_on_path
+
+    ensure_cwd_on_path()
+    module_name, _, class_name = path.rpartition(".")
+    if not module_name:
+        raise UserError(f"--middleware {path!r}: write it as MODULE.CLASS")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise UserError(f"--middleware {path}: no module named {exc.name!r}") from None
+    except Exception as exc:  # noqa: BLE001 - a user module that crashes on import
+        raise UserError(f"--middleware {path}: importing {module_name} failed: "
+                        f"{type(exc).__name__}: {exc}") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, ActivityMiddleware)):
+        raise UserError(f"--middleware {path}: not an ActivityMiddleware subclass "
+                        "(replayflow.middleware.ActivityMiddleware)")
+    try:
+        return cls()
+    except Exception as exc:  # noqa: BLE001 - its constructor is user code
+        raise UserError(f"--middleware {path}: {class_name}() failed: "
+                        f"{type(exc).__name__}: {exc}") from None
+
+
+__all__ = ["ActivityMiddleware", "LogDuration", "load_middleware"]

@@ -385,19 +385,30 @@ def recorded_activity(history: RunHistory, task_id: str) -> RecordedActivity:
     return found
 
 
-def rerun_activity(history: RunHistory, task_id: str,
-                   decode: Decode | None = None) -> RerunOutcome:
+def rerun_activity(history: RunHistory, task_id: str, decode: Decode | None = None,
+                   modules: Sequence[str] = ()) -> RerunOutcome:
     """Run one activity of a past run again, here, with its recorded input (last attempt's).
 
     It goes through the same `execution.run_activity` the workers use, so it sees the same
-    context (workflow id, run id, task id, attempt) and fails the same way. Nothing is sent to
+    context (workflow id, run id, task id, attempt) and fails the same way. The activity type
+    must be declared by one of `modules` (loaded here), as a worker would require: a history
+    file names its types, and naming one must never be enough to run it. Nothing is sent to
     SWF, and no worker middleware runs: this is a debugging run, not a task.
     """
-    from .activity import ActivityContext, find_activity
+    from .activity import ActivityContext, ActivityRegistry
     from .execution import run_activity
 
     recorded = recorded_activity(history, task_id)
-    find_activity(recorded.type_name)  # an import error is a usage problem (exit 2), not a failure
+    registry = ActivityRegistry()
+    for name in modules:
+        try:
+            registry.load(name)
+        except ModuleNotFoundError as exc:
+            raise UserError(f"--module {name}: no module named {exc.name!r}") from None
+        except Exception as exc:  # noqa: BLE001 - a user module that crashes on import
+            raise UserError(f"--module {name}: importing it failed: "
+                            f"{type(exc).__name__}: {exc}") from None
+    activity = registry.find(recorded.type_name)  # not declared: a usage error (exit 2)
     ctx = ActivityContext(
         workflow_id=history.workflow_execution.get("workflowId"),
         run_id=history.workflow_execution.get("runId"),
@@ -406,12 +417,10 @@ def rerun_activity(history: RunHistory, task_id: str,
         attempt=recorded.attempt,
         task_list=recorded.task_list,
     )
-    outcome = run_activity(recorded.type_name, recorded.input, ctx,
-                           decode or make_decoder(strict=True))
-    if outcome[0] == "completed":
-        return RerunOutcome(recorded, True, result=outcome[1])
-    return RerunOutcome(recorded, False, reason=outcome[1],
-                        details=outcome[2] if len(outcome) > 2 else None)
+    outcome = run_activity(activity, recorded.input, ctx, decode or make_decoder(strict=True))
+    if outcome.ok:
+        return RerunOutcome(recorded, True, result=outcome.result)
+    return RerunOutcome(recorded, False, reason=outcome.reason, details=outcome.details)
 
 
 __all__ = [

@@ -26,12 +26,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import encoding, jumbo
-from .activity import Activity, ActivityContext, find_activity
-from .backends.swf import SwfBackend, default_identity
+from . import jumbo
+from .activity import Activity, ActivityContext, ActivityRegistry
+from .backends.base import default_identity
 from .errors import ReplayflowError
-from .execution import run_activity
+from .execution import Outcome, failure, report_outcome, run_activity, task_context
 from .middleware import ActivityMiddleware
+from .naming import split_activity_id
 from .polling import PollSpacer
 
 log = logging.getLogger(__name__)
@@ -72,9 +73,9 @@ class _Slot:
 class _ChildContext(ActivityContext):
     """The context seen inside the child: cancellation is read from a flag the parent sets."""
 
-    def __init__(self, flag: Any, **fields: Any) -> None:
+    def __init__(self, flag: Any, *fields: Any, **options: Any) -> None:
         self._flag = flag
-        super().__init__(**fields)
+        super().__init__(*fields, **options)
 
     @property  # type: ignore[override]
     def cancel_requested(self) -> bool:
@@ -86,7 +87,8 @@ class _ChildContext(ActivityContext):
             self._flag.value = 1
 
 
-def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware]) -> None:
+def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
+                registry: ActivityRegistry) -> None:
     """Entry point of a pool process: run each task sent, answer its outcome; EOF or None: exit.
 
     Every message back carries the task's sequence number, so nothing a finished activity left
@@ -105,36 +107,41 @@ def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware])
         if message is None:
             return
         seq, type_name, input_text, fields = message
-        outcome = _run_one(conn, flag, middlewares, seq, type_name, input_text, fields)
+        outcome = _run_one(conn, flag, middlewares, registry, seq, type_name, input_text, fields)
         try:
-            conn.send(("outcome", seq, *outcome))
+            conn.send(("outcome", seq, outcome))
         except OSError:  # the parent is gone
             return
 
 
-def _run_one(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware], seq: int,
-             type_name: str, input_text: str | None, fields: dict[str, Any]) -> tuple:
+def _run_one(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
+             registry: ActivityRegistry, seq: int, type_name: str, input_text: str | None,
+             fields: tuple[Any, ...]) -> Outcome:
     def heartbeat(details: str | None) -> bool:
-        if details is not None and len(details) > encoding.MAX_HEARTBEAT_DETAILS:
-            log.warning("heartbeat details cut to %d characters", encoding.MAX_HEARTBEAT_DETAILS)
-            details = details[: encoding.MAX_HEARTBEAT_DETAILS]
+        # Already text of at most 2,048 characters (ActivityContext.heartbeat fits it).
         try:
             conn.send(("heartbeat", seq, details))
         except OSError:  # the parent is gone; the activity will find out soon enough
             pass
         return bool(flag.value)
 
-    ctx = _ChildContext(flag, _heartbeat=heartbeat, **fields)
-    return run_activity(type_name, input_text, ctx, jumbo.decode_field, middlewares)
+    ctx = _ChildContext(flag, *fields, _heartbeat=heartbeat)
+    try:
+        activity = registry.find(type_name)
+    except ReplayflowError as exc:  # checked by the parent already: only a spawn child gets here
+        return failure(str(exc), type(exc).__name__)
+    return run_activity(activity, input_text, ctx, jumbo.decode_field, middlewares)
 
 
 class _PoolChild:
     """One warm activity process and the duplex pipe to it (tasks in; heartbeats, outcome out)."""
 
-    def __init__(self, mp: Any, middlewares: Sequence[ActivityMiddleware], name: str) -> None:
+    def __init__(self, mp: Any, middlewares: Sequence[ActivityMiddleware],
+                 registry: ActivityRegistry, name: str) -> None:
         self.flag = mp.Value("b", 0, lock=False)  # cancellation requested (read by the child)
         self.conn, child_conn = mp.Pipe(duplex=True)
-        self.process = mp.Process(target=_child_loop, args=(child_conn, self.flag, middlewares),
+        self.process = mp.Process(target=_child_loop,
+                                  args=(child_conn, self.flag, middlewares, registry),
                                   name=name, daemon=False)
         self.process.start()
         child_conn.close()
@@ -144,7 +151,7 @@ class _PoolChild:
         return self.process.is_alive()
 
     def send(self, seq: int, type_name: str, input_text: str | None,
-             fields: dict[str, Any]) -> bool:
+             fields: tuple[Any, ...]) -> bool:
         """Hand a task over; False if the child is gone (the caller replaces it)."""
         self.flag.value = 0
         try:
@@ -213,25 +220,12 @@ def _death_reason(exitcode: int | None) -> str:
     return f"activity process exited with code {exitcode} without a result"
 
 
-def _failure(reason: str, error_type: str) -> tuple[str, str, str]:
-    details = {"type": error_type, "message": reason, "reason": reason}
-    return ("failed", encoding.truncate_reason(reason), encoding.dumps(details))
-
-
-def split_activity_id(activity_id: str) -> tuple[str, int]:
-    """`<task_id>#<attempt>` -> (task_id, attempt); an id without '#' is attempt 1."""
-    task_id, sep, attempt = activity_id.rpartition("#")
-    if sep and attempt.isdigit():
-        return task_id, int(attempt)
-    return activity_id, 1
-
-
 class Worker:
     """Polls one task list with `processes` pollers, each supervising one activity at a time."""
 
     def __init__(
         self,
-        backend: SwfBackend,
+        backend: Any,
         task_list: str,
         *,
         processes: int = 1,
@@ -239,7 +233,11 @@ class Worker:
         identity: str | None = None,
         grace_period: float = DEFAULT_GRACE_PERIOD,
         middlewares: Sequence[ActivityMiddleware] = (),
+        registry: ActivityRegistry | None = None,
     ) -> None:
+        """`registry` says which activity types this worker runs (default: those declared with
+        `@activity.with_attributes` in modules this process imported); anything else fails its
+        task without running or importing anything."""
         if processes < 1:
             raise ValueError("processes must be at least 1")
         if heartbeat <= 0:
@@ -254,6 +252,7 @@ class Worker:
         self.identity = identity or default_identity()
         self.grace_period = float(grace_period)
         self.middlewares = list(middlewares)
+        self.registry = registry if registry is not None else ActivityRegistry()
         self._mp = _mp_context()
         self._stopping = threading.Event()
         self._kill_at: float | None = None  # monotonic time after which children are killed
@@ -308,7 +307,8 @@ class Worker:
             return child
         if child is not None:
             child.stop()  # reap it
-        child = _PoolChild(self._mp, self.middlewares, f"replayflow-activity-{index}")
+        child = _PoolChild(self._mp, self.middlewares, self.registry,
+                           f"replayflow-activity-{index}")
         with self._lock:
             closed = self._closed
             if not closed:
@@ -387,7 +387,7 @@ class Worker:
                 continue
             if self._stopping.is_set():
                 # Taken after the shutdown began: release it at once so it can be retried.
-                self._respond(task, _failure(
+                self._respond(task, failure(
                     "worker shut down before the activity started", "WorkerShutdown"), False)
                 continue
             try:
@@ -402,10 +402,10 @@ class Worker:
         activity_id = str(task.get("activityId", ""))
         type_name = task["activityType"]["name"]
         try:
-            activity = find_activity(type_name)
-        except Exception as exc:  # noqa: BLE001 - ActivityNotFound, or a module raising on import
-            reason, details = encoding.describe_exception(exc)
-            return self._respond(task, ("failed", reason, encoding.dumps(details)), False)
+            activity = self.registry.find(type_name)
+        except ReplayflowError as exc:  # not on the allowlist: nothing is imported or run
+            log.warning("activity %s refused: %s", activity_id, exc)
+            return self._respond(task, failure(str(exc), type(exc).__name__), False)
         wake_r, wake_w = os.pipe()
         with self._lock:
             self._slots[index] = _Slot(task["taskToken"], activity_id, wake_w)
@@ -413,7 +413,7 @@ class Worker:
         try:
             child = self._child_for(index)
             if child is None:
-                return self._respond(task, _failure(
+                return self._respond(task, failure(
                     "worker shut down before the activity started", "WorkerShutdown"), False)
             outcome, cancelled = self._supervise(task, activity, child, wake_r)
             # Report first, replace a dead child after: nobody waits for that fork.
@@ -433,20 +433,10 @@ class Worker:
             os.close(wake_w)
 
     def _supervise(self, task: dict[str, Any], activity: Activity, child: _PoolChild,
-                   wake_fd: int) -> tuple[tuple, bool]:
+                   wake_fd: int) -> tuple[Outcome, bool]:
         token = task["taskToken"]
         activity_id = str(task.get("activityId", ""))
-        execution = task.get("workflowExecution", {})
-        task_id, attempt = split_activity_id(activity_id)
-        fields = {
-            "workflow_id": execution.get("workflowId"),
-            "run_id": execution.get("runId"),
-            "activity_id": activity_id,
-            "task_id": task_id,
-            "attempt": attempt,
-            "task_token": token,
-            "task_list": self.task_list,
-        }
+        fields = task_context(task, self.task_list)
         seq = next(self._seq)
         flag, reader, process = child.flag, child.conn, child.process
         pipe_open = child.send(seq, task["activityType"]["name"], task.get("input"), fields)
@@ -462,7 +452,7 @@ class Worker:
         last_beat = started - MIN_HEARTBEAT_INTERVAL  # the activity's first heartbeat goes at once
         pending_details: str | None = None  # the activity's latest heartbeat details, resent
         has_pending = False
-        outcome: tuple | None = None
+        outcome: Outcome | None = None
 
         def beat(details: str | None) -> None:
             nonlocal last_beat, next_beat
@@ -506,11 +496,11 @@ class Worker:
                 if message[0] == "heartbeat":
                     pending_details, has_pending = message[2], True
                 else:
-                    outcome = tuple(message[2:])
+                    outcome = message[2]
                     break
             elif process.sentinel in ready and not pipe_open:
                 process.join()
-                outcome = _failure(_death_reason(process.exitcode), "ActivityProcessDied")
+                outcome = failure(_death_reason(process.exitcode), "ActivityProcessDied")
                 break
             elif process.sentinel in ready:
                 # Exited: whatever it sent is readable now; one more round drains the pipe.
@@ -520,13 +510,13 @@ class Worker:
             now = time.monotonic()
             if overrun_at is not None and now >= overrun_at:
                 self._kill(process)
-                outcome = _failure(
+                outcome = failure(
                     f"activity timed out: it ran past its startToCloseTimeout of {timeout:g} s "
                     "and the worker killed it", "TimeoutError")
                 break
             if kill_at is not None and now >= kill_at:
                 self._kill(process)
-                outcome = _failure("worker shut down before the activity finished",
+                outcome = failure("worker shut down before the activity finished",
                                    "WorkerShutdown")
                 break
             if (has_pending and now >= last_beat + MIN_HEARTBEAT_INTERVAL) or now >= next_beat:
@@ -547,55 +537,14 @@ class Worker:
 
     # -- responding -----------------------------------------------------------------------------
 
-    def _respond(self, task: dict[str, Any], outcome: tuple, cancelled: bool) -> str:
-        """Report an outcome to SWF; over-limit fields become jumbo fields or a clear failure."""
-        token = task["taskToken"]
-        activity_id = task.get("activityId")
-        kind = outcome[0]
-        try:
-            if cancelled and kind != "completed":
-                details = outcome[2] if len(outcome) > 2 else None
-                details = self._fit("details", details, encoding.MAX_DETAILS)
-                self.backend.respond_activity_task_canceled(token, details)
-                kind = "canceled"
-            elif kind == "completed":
-                try:
-                    result = jumbo.encode_field("result", outcome[1], encoding.MAX_RESULT)
-                except ReplayflowError as exc:
-                    return self._respond(task, _failure(
-                        f"the result of {activity_id} cannot be sent: {exc}",
-                        type(exc).__name__), False)
-                self.backend.respond_activity_task_completed(token, result)
-                self.completed += 1
-            else:
-                details = self._fit("details", outcome[2], encoding.MAX_DETAILS)
-                self.backend.respond_activity_task_failed(token, outcome[1], details)
-                self.failed += 1
-        except ReplayflowError as exc:
-            # Typically: the task already timed out on SWF's side. Nothing left to do for it.
-            log.warning("activity %s: could not report %s: %s", activity_id, kind,
-                        str(exc).splitlines()[0])
-            return "unreported"
+    def _respond(self, task: dict[str, Any], outcome: Outcome, cancelled: bool) -> str:
+        """Report an outcome (see execution.report_outcome) and count it."""
+        kind = report_outcome(self.backend, task, outcome, cancelled)
         if kind == "completed":
-            log.info("activity %s completed", activity_id)
-        else:
-            log.info("activity %s %s: %s", activity_id, kind, outcome[1] if kind == "failed"
-                     else "")
+            self.completed += 1
+        elif kind == "failed":
+            self.failed += 1
         return kind
 
-    @staticmethod
-    def _fit(field: str, text: str | None, limit: int) -> str | None:
-        """Details over the limit go to S3; without a bucket, the traceback and message are cut
-        from the front (their ends say the most) until the JSON fits."""
-        if text is None or len(text) <= limit:
-            return text
-        try:
-            return jumbo.encode_field(field, text, limit)
-        except ReplayflowError as exc:
-            log.warning("failure details shortened to fit %d characters: %s", limit, exc)
-        return encoding.shrink_details(text, limit)
 
-
-__all__ = [
-    "DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "split_activity_id",
-]
+__all__ = ["DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "split_activity_id"]

@@ -52,7 +52,6 @@ import logging
 import os
 import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -74,6 +73,7 @@ from ..errors import (
     UserError,
 )
 from ..history import CLOSE_STATUS, gc_paused, stamps_to_datetimes
+from .base import Duration, default_identity
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +101,6 @@ CREDENTIAL_CODES = frozenset(
 )
 #: A start-time filter wide enough for "any execution still within retention".
 EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
-
-Duration = int | str | None
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,11 +269,6 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
 def s3_client(**kwargs: Any) -> Any:
     """An S3 client (honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)."""
     return make_client("s3", **kwargs)
-
-
-def default_identity() -> str:
-    """host:pid, the poller identity SWF records in the history (max 256 chars)."""
-    return f"{socket.gethostname()}:{os.getpid()}"[:256]
 
 
 # --------------------------------------------------------------------------------------------

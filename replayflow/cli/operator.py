@@ -198,16 +198,20 @@ def workflow_history(ctx: click.Context, workflow_id: str | None, run_id: str | 
 @click.argument("ids", nargs=-1, required=True, metavar="[WORKFLOW_ID [RUN_ID]] TASK_ID")
 @DOMAIN_OPTION
 @HISTORY_FILE_OPTION
+@click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
+              help="Load MODULE: the activity must be declared there, as a worker requires "
+                   "(repeatable). A history only names a type; that never makes it run.")
 @handle_errors
-def activity_rerun(ids: tuple[str, ...], domain: str | None, history_file: str | None) -> None:
+def activity_rerun(ids: tuple[str, ...], domain: str | None, history_file: str | None,
+                   modules: tuple[str, ...]) -> None:
     """Run one activity of a past run again, in this process, with its recorded input.
 
     \b
     TASK_ID is a task id from workflow.tasks (its last attempt's input is used), or an activity
     id `<task_id>#<attempt>` for one attempt. Prints the result as JSON; if the activity raises,
     prints its traceback and the error on stderr and exits 1. Nothing is sent to SWF.
-      replayflow activity.rerun --domain D my-workflow activity-mod.func-1
-      replayflow activity.rerun --history-file run.json activity-mod.func-1
+      replayflow activity.rerun --domain D -m mod my-workflow activity-mod.func-1
+      replayflow activity.rerun --history-file run.json -m mod activity-mod.func-1
     """
     if history_file:
         if len(ids) != 1:
@@ -221,7 +225,7 @@ def activity_rerun(ids: tuple[str, ...], domain: str | None, history_file: str |
         raise UserError("give WORKFLOW_ID [RUN_ID] TASK_ID (with --domain), "
                         "or --history-file FILE TASK_ID")
     history = _load(domain, workflow_id, run_id, history_file)
-    outcome = operator.rerun_activity(history, ids[-1])
+    outcome = operator.rerun_activity(history, ids[-1], modules=modules)
     if outcome.ok:
         click.echo(outcome.result)
         return

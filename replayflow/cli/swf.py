@@ -12,8 +12,9 @@ import click
 
 from ..errors import InvalidInput, UserError
 from ..loader import check_arguments, load_workflow, load_workflows
+from ..middleware import load_middleware
 from .app import CliError, cli, handle_errors
-from .workflow import INPUT_HELP, read_input
+from .workflow import INPUT_HELP, load_modules, read_input, show_failure
 
 DEFAULT_POLLERS = 3  # replayflow.decider.DEFAULT_POLLERS (not imported: the CLI starts light)
 
@@ -100,10 +101,17 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
               help="Activity worker processes to start.")
 @click.option("--processes", type=click.IntRange(min=1),
               help="Activities each worker runs at once [default: 4].")
+@click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
+              help="Also load MODULE's activities in the worker (the workflow's own module is "
+                   "always loaded); repeatable.")
+@click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
+              help="An ActivityMiddleware class the worker runs around every activity "
+                   "(repeatable).")
 @handle_errors
 def standalone(workflow: str, input_json: str | None, input_file: str | None,
                domain: str | None, workflow_id: str | None, execution_timeout: int | None,
-               tags: tuple[str, ...], workers: int, processes: int | None) -> None:
+               tags: tuple[str, ...], workers: int, processes: int | None,
+               modules: tuple[str, ...], middlewares: tuple[str, ...]) -> None:
     """Run WORKFLOW on SWF with its own decider and worker(s), print the result, clean up.
 
     \b
@@ -124,10 +132,15 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
         raise KeyboardInterrupt  # unwinds through run_standalone's cleanup
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    load_modules(modules)
+    for path in middlewares:
+        load_middleware(path)  # a bad one is reported here, once, not by the worker
     outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
                              execution_timeout=execution_timeout, tags=list(tags),
-                             workers=workers, processes=processes)
+                             workers=workers, processes=processes, modules=modules,
+                             middlewares=middlewares)
     if outcome.ok:
         click.echo(json.dumps(outcome.result))
         return
+    show_failure(outcome.reason, outcome.details)
     raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import signal
 import threading
@@ -10,23 +9,25 @@ from types import FrameType
 
 import click
 
-from ..activity import Activity
+from ..activity import Activity, ActivityRegistry
 from ..backends.swf import SwfBackend
 from ..errors import UserError
 from ..loader import ensure_cwd_on_path
-from ..middleware import LogDuration
+from ..middleware import LogDuration, load_middleware
 from ..worker import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT, Worker
 from .app import cli, handle_errors
 
 log = logging.getLogger(__name__)
 
 
-def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None) -> int:
-    """Import each module up front; register the Activity types found in them (idempotent)."""
-    count = 0
+def import_activity_modules(modules: tuple[str, ...],
+                            backend: SwfBackend | None) -> ActivityRegistry:
+    """Load each module into the worker's allowlist; register the activity types it declares
+    (idempotent). One-line errors for a module that is missing or crashes on import."""
+    registry = ActivityRegistry()
     for name in modules:
         try:
-            module = importlib.import_module(name)
+            module = registry.load(name)
         except ModuleNotFoundError as exc:
             raise UserError(f"--module {name}: no module named {exc.name!r}; is it on "
                             "PYTHONPATH or in the current directory?") from None
@@ -36,8 +37,7 @@ def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None
         for value in list(vars(module).values()):
             if isinstance(value, Activity) and backend is not None:
                 backend.register_activity_type(value.name, value.version, value.task_list)
-                count += 1
-    return count
+    return registry
 
 
 @cli.command("worker.start")
@@ -53,11 +53,16 @@ def import_activity_modules(modules: tuple[str, ...], backend: SwfBackend | None
               show_default=True, metavar="SECONDS",
               help="On SIGTERM/Ctrl-C, how long running activities may take to finish.")
 @click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
-              help="Import MODULE up front and register its activity types (repeatable).")
+              help="Load MODULE: the activities it declares (and, for plain functions, only "
+                   "its own) are the ones this worker runs; repeatable. A task of any other "
+                   "type fails without running or importing anything.")
+@click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
+              help="An ActivityMiddleware class run around every activity (repeatable).")
 @click.option("--identity", help="Poller identity recorded by SWF (default: host:pid).")
 @handle_errors
 def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
-                 grace_period: float, modules: tuple[str, ...], identity: str | None) -> None:
+                 grace_period: float, modules: tuple[str, ...], middlewares: tuple[str, ...],
+                 identity: str | None) -> None:
     """Poll TASK_LIST and run each activity in a supervised child process.
 
     \b
@@ -83,8 +88,12 @@ def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
     ensure_cwd_on_path()
     backend = SwfBackend(domain)
     backend.check_domain()
-    import_activity_modules(modules, backend)
+    registry = import_activity_modules(modules, backend)
+    if not modules:
+        log.warning("no --module given: this worker runs no activity (give it the modules "
+                    "that declare them: worker.start --module MODULE)")
+    extra = [load_middleware(path) for path in middlewares]
     workers.append(Worker(backend, task_list, processes=processes, heartbeat=heartbeat,
                           identity=identity, grace_period=grace_period,
-                          middlewares=[LogDuration()]))
+                          middlewares=[LogDuration(), *extra], registry=registry))
     workers[0].run(stop)

@@ -8,6 +8,7 @@ import sys
 import click
 
 from .. import encoding
+from ..client import one_line
 from ..errors import InvalidInput, UserError
 from ..history import write_history_file
 from ..loader import check_arguments, load_workflow
@@ -48,19 +49,27 @@ def read_input(input_json: str | None, input_file: str | None) -> tuple[list, di
               help="Execution timeout (default: the class's execution_timeout).")
 @click.option("--tag", "tags", multiple=True, help="SWF tag (repeatable, at most 5).")
 @click.option("--wait", is_flag=True, help="On SWF: wait for the end, print the result JSON.")
+@click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
+              help="--local: an ActivityMiddleware class to run around every activity "
+                   "(repeatable), as `worker.start --middleware` does on SWF.")
+@click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
+              help="--local: load MODULE's activities too, as `worker.start --module` does: "
+                   "plain functions of modules other than the workflow's run only then.")
 @click.pass_context
 @handle_errors
 def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                    input_file: str | None, local: bool, max_workers: int,
                    history_file: str | None, domain: str | None, workflow_id: str | None,
                    task_list: str | None, execution_timeout: int | None, tags: tuple[str, ...],
-                   wait: bool) -> None:
+                   wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...]) -> None:
     """Start WORKFLOW (MODULE.CLASS, e.g. examples.basic.BasicWorkflow).
 
     \b
     With --local it runs here and now, prints the result as JSON on stdout and exits 0, or
-    prints the failure on stderr and exits 1:
+    prints the failure (and its traceback) on stderr and exits 1:
       replayflow workflow.start --local examples.basic.BasicWorkflow --input '[1, 0]'
+    A local run goes through the same decider and activity code as an SWF run, against an
+    in-process SWF that keeps SWF's rules (timeouts, limits, events).
     On SWF it prints "<workflow_id> <run_id>" (or, with --wait, the result):
       replayflow workflow.start --domain D examples.basic.BasicWorkflow --input '[1]'
 
@@ -72,10 +81,17 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     if len(tags) > 5:
         raise InvalidInput("SWF allows at most 5 tags")
     if local:
-        _start_local(cls, args, kwargs, max_workers, history_file, workflow_id)
+        _start_local(cls, args, kwargs, max_workers=max_workers, history_file=history_file,
+                     workflow_id=workflow_id, task_list=task_list,
+                     execution_timeout=execution_timeout, tags=list(tags),
+                     middlewares=load_middlewares(middlewares), modules=modules)
         return
-    if history_file:
-        raise UserError("--history-file only applies to --local runs")
+    for name, given in (("--history-file", history_file), ("--middleware", middlewares),
+                        ("--module", modules)):
+        if given:
+            raise UserError(f"{name} only applies to --local runs (on SWF, give it to "
+                            "worker.start)" if name != "--history-file" else
+                            "--history-file only applies to --local runs")
     from ..client import start_on_swf  # imported late: boto3 is slow to import
 
     start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
@@ -83,22 +99,76 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                  wait=wait)
 
 
-def _start_local(cls: type, args: list, kwargs: dict, max_workers: int,
-                 history_file: str | None, workflow_id: str | None) -> None:
-    from ..backends.memory import StuckWorkflow
-    from ..local import run_local
+def load_middlewares(paths: tuple[str, ...]) -> list:
+    """Instances of the ActivityMiddleware classes named MODULE.CLASS (one-line errors)."""
+    from ..middleware import load_middleware
 
+    return [load_middleware(path) for path in paths]
+
+
+def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
+                 history_file: str | None, workflow_id: str | None, task_list: str | None,
+                 execution_timeout: int | None, tags: list[str], middlewares: list,
+                 modules: tuple[str, ...]) -> None:
+    from ..errors import StuckWorkflow
+    from ..local import LocalRunner, history_of
+
+    runner = LocalRunner(max_workers, middlewares=middlewares, modules=load_modules(modules))
+    result = None
+    run = runner.start(cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
+                       execution_timeout=execution_timeout, tags=tags)
     try:
-        result = run_local(cls, *args, max_workers=max_workers, workflow_id=workflow_id,
-                           **kwargs)
+        result = runner.run_until_closed(run)
     except StuckWorkflow as exc:
         raise CliError(f"workflow is stuck: {exc}", 1) from None
-    if history_file:
-        write_history_file(history_file, result.execution.history())
+    finally:
+        if history_file:  # written whatever happened: a stuck or crashed run is worth reading
+            chain = [run]
+            while chain[-1].continued_as is not None:
+                chain.append(chain[-1].continued_as)
+            write_history_file(history_file, history_of(chain))
     if result.ok:
         click.echo(json.dumps(result.result))
         return
-    from ..client import one_line
+    show_failure(result.reason, result.details)
+    raise CliError(f"workflow {result.status.lower()}: {one_line(result.reason)}", 1)
 
-    message = f"workflow {result.status.lower()}: {one_line(result.reason)}"
-    raise CliError(message, 1)
+
+def load_modules(modules: tuple[str, ...]) -> list[str]:
+    """Check that each --module imports, with a one-line error naming the problem."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            raise UserError(f"--module {name}: no module named {exc.name!r}; is it on "
+                            "PYTHONPATH or in the current directory?") from None
+        except Exception as exc:  # noqa: BLE001 - a user module that crashes on import
+            raise UserError(f"--module {name}: importing it failed: "
+                            f"{type(exc).__name__}: {exc}") from None
+    return list(modules)
+
+
+#: The most traceback lines shown on a terminal; the whole text stays in the failure details.
+TRACEBACK_LINES = 40
+
+
+def show_failure(reason: str | None, details: object) -> None:
+    """Print a failed run's remote traceback on stderr, indented under a heading naming the
+    task, and cut to its last lines (the whole text stays in the failure details)."""
+    trace = task_id = None
+    if isinstance(details, dict):
+        trace = details.get("traceback")
+        task_id = details.get("task_id")
+        error = details.get("error")
+        if not trace and isinstance(error, dict):
+            trace = error.get("traceback")
+    if not isinstance(trace, str) or not trace.strip():
+        return
+    lines = trace.rstrip("\n").splitlines()
+    heading = f"remote traceback of {task_id}:" if task_id else "remote traceback:"
+    if len(lines) > TRACEBACK_LINES:
+        heading += f" (last {TRACEBACK_LINES} of {len(lines)} lines)"
+        lines = lines[-TRACEBACK_LINES:]
+    click.echo("\n".join([heading] + [f"  {line}" for line in lines]), err=True)

@@ -719,6 +719,11 @@ class ExecutionState:
                 task.future._set_exception(failure)
 
     # child workflows ----------------------------------------------------------------------------
+    def child_class(self, workflow_id: str) -> type | None:
+        """The workflow class this run started (or will start) as child `workflow_id`."""
+        task = self._children.get(workflow_id)
+        return task.workflow_cls if task is not None else None
+
     def submit_child(self, workflow_cls: type, args: tuple, kwargs: dict,
                      options: dict) -> Future:
         if self._discarded:

@@ -413,17 +413,17 @@ def test_history_file_of_a_failed_fixture(shared):
 
 
 def test_rerun_an_activity_of_a_swf_run(shared):
-    proc = replayflow("activity.rerun", "--domain", shared.domain, "ops-finished",
-                      runs.INCREMENT, env=shared.env)
+    proc = replayflow("activity.rerun", "--domain", shared.domain, "-m", "examples.basic",
+                      "ops-finished", runs.INCREMENT, env=shared.env)
     assert json.loads(proc.stdout) == 2  # increment(1), the last attempt's input
     proc = replayflow("activity.rerun", "--domain", shared.domain, *shared.ids("finished"),
-                      f"{runs.DOUBLE}#1", env=shared.env)
+                      f"{runs.DOUBLE}#1", "--module", "examples.basic", env=shared.env)
     assert json.loads(proc.stdout) == 4
 
 
 def test_rerun_a_failing_activity_exits_1_with_its_error(shared):
     proc = replayflow("activity.rerun", "--domain", shared.domain, "ops-failed", runs.DIVIDE,
-                      env=shared.env, check=1)
+                      "-m", "examples.failure", env=shared.env, check=1)
     assert proc.stdout == ""
     assert "ZeroDivisionError" in proc.stderr  # the activity's own traceback, for debugging
     last = proc.stderr.strip().splitlines()[-1]
@@ -432,8 +432,15 @@ def test_rerun_a_failing_activity_exits_1_with_its_error(shared):
 
 def test_rerun_from_a_local_history_file(local_history, shared):
     proc = replayflow("activity.rerun", "--history-file", str(local_history),
-                      "activity-examples.basic.double-1", env=shared.env)
+                      "activity-examples.basic.double-1", "-m", "examples.basic", env=shared.env)
     assert json.loads(proc.stdout) == 4
+
+
+def test_rerun_refuses_a_type_no_loaded_module_declares(local_history, shared):
+    """The history names the type; without --module it is not registered, so nothing runs."""
+    proc = replayflow("activity.rerun", "--history-file", str(local_history),
+                      "activity-examples.basic.double-1", env=shared.env, check=None)
+    assert_one_line_error(proc, 2, "'examples.basic.double' is not registered", "--module")
 
 
 def test_rerun_of_an_unknown_task_lists_the_known_ones(shared):

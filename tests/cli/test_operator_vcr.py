@@ -223,7 +223,7 @@ def test_history(run_cli):
 
 
 def test_activity_rerun(run_cli):
-    result = run_cli("activity.rerun", "vcr-finished", runs.INCREMENT)
+    result = run_cli("activity.rerun", "-m", "examples.basic", "vcr-finished", runs.INCREMENT)
     assert json.loads(result.stdout) == 2
 
 

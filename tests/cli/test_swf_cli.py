@@ -199,7 +199,8 @@ def _started(env: dict[str, str], domain: str, workflow_id: str) -> bool:
 def running_decider_and_worker(aws_env, swf_domain):
     procs = [
         spawn(aws_env, "decider.start", "--domain", swf_domain, "examples.basic.BasicWorkflow"),
-        spawn(aws_env, "worker.start", "--domain", swf_domain, "--task-list", "quickstart"),
+        spawn(aws_env, "worker.start", "--domain", swf_domain, "--task-list", "quickstart",
+              "--module", "examples.basic"),
     ]
     yield swf_domain
     for proc in procs:

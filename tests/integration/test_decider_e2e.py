@@ -84,7 +84,10 @@ def test_unhandled_failure_fails_with_the_reason(env, swf_domain):
     assert len(error_lines) == 1
     assert "workflow failed" in error_lines[0]
     assert "ValueError" in error_lines[0] and "unhandled boom" in error_lines[0]
-    assert "Traceback" not in done.stderr
+    # The activity's own traceback is shown, indented under a heading; none of ours.
+    assert not any(line.startswith("Traceback") for line in done.stderr.splitlines())
+    assert "remote traceback of activity-" in done.stderr
+    assert "raise ValueError" in done.stderr
 
 
 def test_retry_two_failures_then_success(env, swf_domain, tmp_path):
@@ -103,7 +106,7 @@ def test_decider_killed_mid_workflow_and_restarted(env, swf_domain, tmp_path):
     decider_argv = ("decider.start", "--domain", swf_domain, "--task-list", task_list,
                     "support.workflows.StepsWorkflow")
     worker = spawn(env, "worker.start", "--domain", swf_domain, "--task-list",
-                   "e2e-activities")
+                   "e2e-activities", "--module", "support.workflows")
     decider = spawn(env, *decider_argv)
     restarted = None
     try:
@@ -138,7 +141,7 @@ def test_affinity_falls_back_on_moto(env, swf_domain):
     thread = threading.Thread(target=decider.run, args=(stop_event,), daemon=True)
     thread.start()
     worker = spawn(env, "worker.start", "--domain", swf_domain, "--task-list",
-                   "e2e-activities")
+                   "e2e-activities", "--module", "support.workflows")
     try:
         workflow_id, run_id = start_execution(backend, ChainWorkflow, [5], task_list=task_list)
         outcome = wait_for_close(backend, workflow_id, run_id, timeout=DEADLINE)

@@ -26,9 +26,8 @@ from support.cli import assert_one_line_error
 from support.jumbo_workflows import SIGNAL, SignalWorkflow, digest_of, make_payload
 
 from replayflow import encoding, jumbo
-from replayflow.backends.memory import MemoryBackend
 from replayflow.backends.swf import SwfBackend
-from replayflow.local import _jumbo_hooks  # the hooks --local runs with
+from replayflow.local import LocalRunner
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO = TESTS_DIR.parent
@@ -176,7 +175,8 @@ def test_full_replays_and_operator_commands_read_jumbo_fields(env, swf_domain):
         spawn(env, "decider.start", "--domain", swf_domain, "--task-list", task_list,
               "--activity-task-list", task_list, "--cache-size", "0",
               f"{WORKFLOWS}.ResultWorkflow"),
-        spawn(env, "worker.start", "--domain", swf_domain, "--task-list", task_list),
+        spawn(env, "worker.start", "--domain", swf_domain, "--task-list", task_list,
+              "--module", WORKFLOWS),
     ]
     try:
         done = replayflow(env, "workflow.start", "--domain", swf_domain, "--task-list",
@@ -282,10 +282,10 @@ def test_signal_input_local(env, size):
 
 
 def test_signal_from_outside_into_a_local_run(env, monkeypatch):
-    """`MemoryBackend.signal` (the Python API's outside signal) stores a big input as SWF would."""
+    """`LocalRunner.signal` (the Python API's outside signal) stores a big input as SWF would."""
     for name in (jumbo.BUCKET_ENV, jumbo.CACHE_DIR_ENV):
         monkeypatch.setenv(name, env[name])
-    backend = MemoryBackend(2, **_jumbo_hooks())
+    backend = LocalRunner(2)
     execution = backend.start(SignalWorkflow, workflow_id="outside")
     backend.signal("outside", SIGNAL, make_payload(KB100))
     assert backend.run_until_closed(execution).result == expected(KB100)

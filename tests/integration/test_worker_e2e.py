@@ -137,7 +137,7 @@ def worker_process(domain: str, task_list: str, env: dict[str, str], *extra: str
            "LOG_LEVEL": log_level}
     return subprocess.Popen(
         [sys.executable, "-m", "replayflow", "worker.start", "--domain", domain,
-         "--task-list", task_list, *extra],
+         "--task-list", task_list, "--module", "support.activities", *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -224,15 +224,16 @@ def test_crashing_activities_fail_clearly_and_worker_carries_on(
         assert run.outcome(after)["result"] == "42"
 
 
-def test_unknown_activity_type_names_the_import(backend: SwfBackend, task_list: str) -> None:
+def test_unknown_activity_type_is_refused_naming_the_fix(backend: SwfBackend,
+                                                          task_list: str) -> None:
     run = Run(backend, task_list)
     ghost = Activity(func=len, name="no_such_module.ghost", task_list=task_list)
     activity_id = run.schedule(ghost)
     with running_worker(backend, task_list):
         outcome = run.outcome(activity_id)
         reason = outcome["reason"]
-        assert "'no_such_module.ghost' cannot be imported" in reason
-        assert "PYTHONPATH" in reason
+        assert "'no_such_module.ghost' is not registered on this worker" in reason
+        assert "--module" in reason
         after = run.schedule(activities.add, 1, 1, activity_id="after#1")
         assert run.outcome(after)["result"] == "2"
 

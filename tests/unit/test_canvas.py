@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from replayflow import Workflow, activity, canvas
-from replayflow.backends.memory import MemoryBackend
 from replayflow.errors import TaskCancelled, TaskFailed
 from replayflow.history import attributes
+from replayflow.local import LocalRunner
 from replayflow.testing import replay
 
 
@@ -87,7 +87,7 @@ BUILDERS = {
 
 
 def run(kind: str):
-    backend = MemoryBackend(max_workers=8)
+    backend = LocalRunner(max_workers=8)
     result = backend.run(Runner, [kind])
     assert result.ok, result.reason
     return result.result, result.execution
@@ -200,7 +200,7 @@ class CancelGroup(Workflow):
 
 
 def test_cancelling_a_group_cancels_its_running_members_and_starts_no_more():
-    result = MemoryBackend(max_workers=4).run(CancelGroup)
+    result = LocalRunner(max_workers=4).run(CancelGroup)
     assert result.result == {"cancelled": True, "task": "group-1", "again": False}
     events = result.execution.events
     assert sum(e["eventType"] == "ActivityTaskScheduled" for e in events) == 2
@@ -224,7 +224,7 @@ class BadFuncGroup(Workflow):
 
 
 def test_a_funcgroup_returning_no_task_fails_the_workflow_clearly():
-    result = MemoryBackend(max_workers=2).run(BadFuncGroup)
+    result = LocalRunner(max_workers=2).run(BadFuncGroup)
     assert result.status == "FAILED"
     assert "must return a canvas task or a list of them" in result.reason
 
@@ -241,6 +241,6 @@ class ExtraArguments(Workflow):
 
 
 def test_submitting_a_canvas_with_extra_arguments_is_an_error_not_silence():
-    result = MemoryBackend(max_workers=2).run(ExtraArguments, [])
+    result = LocalRunner(max_workers=2).run(ExtraArguments, [])
     assert result.ok, result.reason
     assert result.result.startswith("submit(Group(...)) takes no other arguments")

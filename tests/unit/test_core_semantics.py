@@ -9,11 +9,11 @@ from support.odd_workflows import (
 )
 
 from replayflow import Workflow
-from replayflow.backends.memory import MemoryBackend
+from replayflow.local import LocalRunner
 
 
 def test_identical_idempotent_calls_run_once():
-    result = MemoryBackend().run(IdempotentWorkflow)
+    result = LocalRunner().run(IdempotentWorkflow)
     assert result.ok, result.reason
     assert result.result == ["value-of-a", "value-of-b", "value-of-a"]
     scheduled = [e for e in result.execution.events if e["eventType"] == "ActivityTaskScheduled"]
@@ -23,14 +23,14 @@ def test_identical_idempotent_calls_run_once():
 
 
 def test_an_unserialisable_result_fails_naming_the_task():
-    result = MemoryBackend().run(UnserialisableResultWorkflow)
+    result = LocalRunner().run(UnserialisableResultWorkflow)
     assert result.status == "FAILED"
     assert "activity-support.odd_workflows.make_set-1" in result.reason
     assert "not JSON-serialisable" in result.reason
 
 
 def test_as_completed_yields_every_future():
-    result = MemoryBackend().run(AsCompletedWorkflow, [5])
+    result = LocalRunner().run(AsCompletedWorkflow, [5])
     assert result.ok, result.reason
     assert result.result == sorted(f"value-of-{i}" for i in range(5))
 
@@ -46,7 +46,7 @@ class _WhoAmI(Workflow):
 
 
 def test_a_workflow_knows_its_workflow_id_and_run_id_across_continue_as_new():
-    result = MemoryBackend(max_workers=2).run(_WhoAmI, [1], workflow_id="who-am-i")
+    result = LocalRunner(max_workers=2).run(_WhoAmI, [1], workflow_id="who-am-i")
     assert result.ok, result.reason
     assert [run.run_id for run in result.runs] == [pair[1] for pair in result.result]
     assert {pair[0] for pair in result.result} == {"who-am-i"}

@@ -1,6 +1,6 @@
 """The decider without a server: affinity parameters (Stubber), the cache, and its fallbacks.
 
-Decision tasks are cut from real histories recorded by the MemoryBackend: the task for the k-th
+Decision tasks are cut from real histories recorded by the LocalRunner: the task for the k-th
 DecisionTaskStarted carries the events up to it (full history, as moto sends it) or only those
 from the previous DecisionTaskStarted on (as SWF sends them on a sticky poll).
 """
@@ -16,17 +16,17 @@ import pytest
 from botocore.stub import ANY, Stubber
 from support.workflows import ChainWorkflow, FanOutWorkflow, inc
 
-from replayflow.backends.memory import MemoryBackend
 from replayflow.backends.swf import SwfBackend
 from replayflow.decider import Decider, sticky_task_list
 from replayflow.errors import ReplayflowError
+from replayflow.local import LocalRunner
 
 TASK_LIST = "deciders"
 WORKFLOWS = {ChainWorkflow.type_name(): ChainWorkflow, FanOutWorkflow.type_name(): FanOutWorkflow}
 
 
 def record(cls: type, *args: Any) -> list[dict]:
-    result = MemoryBackend(max_workers=4).run(cls, list(args))
+    result = LocalRunner(max_workers=4).run(cls, list(args))
     assert result.ok, result.reason
     return result.execution.events
 

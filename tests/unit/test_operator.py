@@ -224,9 +224,11 @@ def test_rerun_uses_the_last_attempts_input():
         attrs = attributes(event)
         if attrs.get("activityId") == "activity-examples.basic.double-2#2":
             attrs["input"] = '{"args":[5],"kwargs":{}}'
-    outcome = operator.rerun_activity(run, "activity-examples.basic.double-2")
+    outcome = operator.rerun_activity(run, "activity-examples.basic.double-2",
+                                      modules=["examples.basic"])
     assert (outcome.ok, outcome.result, outcome.activity.attempt) == (True, "10", 2)
-    first = operator.rerun_activity(run, "activity-examples.basic.double-2#1")
+    first = operator.rerun_activity(run, "activity-examples.basic.double-2#1",
+                                    modules=["examples.basic"])
     assert (first.result, first.activity.attempt) == ("4", 1)
 
 
@@ -235,13 +237,14 @@ def test_rerun_of_a_failing_activity_reports_reason_and_traceback(tmp_path):
     from replayflow.history import write_history_file
 
     result = run_local(UnhandledFailureWorkflow)
+    assert result.status == "FAILED"
     path = tmp_path / "run.json"
     write_history_file(path, result.execution.history())
     run = operator.read_history_file(str(path))
     [task_id] = [split for split in {attributes(e)["activityId"].rpartition("#")[0]
                                      for e in run.events
                                      if e["eventType"] == "ActivityTaskScheduled"}]
-    outcome = operator.rerun_activity(run, task_id)
+    outcome = operator.rerun_activity(run, task_id, modules=["examples.failure"])
     assert not outcome.ok
     assert outcome.reason == "ZeroDivisionError: division by zero"
     details = json.loads(outcome.details)
@@ -258,5 +261,21 @@ def test_rerun_of_an_unknown_task_or_unimportable_activity():
         attrs = attributes(event)
         if event["eventType"] == "ActivityTaskScheduled":
             attrs["activityType"] = {"name": "no_such_module.func", "version": "1"}
-    with pytest.raises(ActivityNotFound):
-        operator.rerun_activity(run, "activity-examples.basic.increment-1")
+    with pytest.raises(ActivityNotFound, match="not registered on this worker"):
+        operator.rerun_activity(run, "activity-examples.basic.increment-1",
+                                modules=["examples.basic"])
+
+
+def test_rerun_never_runs_a_type_its_modules_do_not_declare(tmp_path):
+    """A crafted history naming `builtins.exec` (or any importable callable) runs nothing."""
+    run = fixture_run("completed_retry.json")
+    marker = tmp_path / "ran"
+    for event in run.events:
+        attrs = attributes(event)
+        if event["eventType"] == "ActivityTaskScheduled":
+            attrs["activityType"] = {"name": "builtins.exec", "version": "1"}
+            attrs["input"] = json.dumps({"args": [f"open({str(marker)!r}, 'w')"], "kwargs": {}})
+    with pytest.raises(ActivityNotFound, match="builtins.exec"):
+        operator.rerun_activity(run, "activity-examples.basic.increment-1",
+                                modules=["examples.basic"])
+    assert not marker.exists()

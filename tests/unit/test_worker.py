@@ -208,12 +208,12 @@ class Broken(ActivityMiddleware):
 def test_middleware_hooks_wrap_the_call() -> None:
     recorder = Recorder()
     ctx = ActivityContext(activity_id="a#1")
-    ok = run_activity(activities.add.name, encoding.encode_call([1, 2], {}), ctx,
+    ok = run_activity(activities.add, encoding.encode_call([1, 2], {}), ctx,
                       middlewares=[recorder, Broken(), LogDuration()])
-    assert ok == ("completed", "3")
-    failed = run_activity(activities.boom.name, encoding.encode_call(["x"], {}), ctx,
+    assert (ok.kind, ok.result) == ("completed", "3")
+    failed = run_activity(activities.boom, encoding.encode_call(["x"], {}), ctx,
                           middlewares=[recorder])
-    assert failed[:2] == ("failed", "ValueError: x")
+    assert (failed.kind, failed.reason) == ("failed", "ValueError: x")
     assert recorder.calls == [("before", "a#1"), ("after", 3), ("before", "a#1"),
                               ("on_failure", "ValueError")]
 

@@ -15,12 +15,12 @@ from support.history_model import validate_history
 
 from replayflow import Workflow, activity, futures
 from replayflow.activity import context
-from replayflow.backends.memory import MemoryBackend, StuckWorkflow
-from replayflow.errors import TaskTimedOut
+from replayflow.errors import StuckWorkflow, TaskTimedOut
 from replayflow.history import attributes, events_to_wire
+from replayflow.local import LocalRunner
 
 #: the backend of the run in progress, for activities that watch their own history
-_backend: MemoryBackend | None = None
+_backend: LocalRunner | None = None
 _LOCK = threading.Lock()
 
 
@@ -130,7 +130,7 @@ class WaitsForSignal(Workflow):
 def run(workflow_cls, *args, max_workers=1, **options):
     global _backend
     with _LOCK:  # activities find the run's history through the module's backend
-        _backend = MemoryBackend(max_workers=max_workers, **options)
+        _backend = LocalRunner(max_workers=max_workers, **options)
         try:
             result = _backend.run(workflow_cls, list(args))
         finally:

@@ -3,7 +3,7 @@
 Also: the decider's parser (the engine's view) keeps every attribute the engine reads.
 
 Property: for every history (the fixture files, and runs recorded here through the
-MemoryBackend) and every decision point in it, a fresh state fed the whole prefix and one state
+LocalRunner) and every decision point in it, a fresh state fed the whole prefix and one state
 fed the history decision task by decision task give identical decisions, or fail with the same
 NonDeterministicWorkflow. The same holds through the Decider, with tasks carrying the whole
 history (moto) or only the events since the previous decision (SWF's sticky poll).
@@ -21,12 +21,12 @@ from support.histories import engine_view
 
 import examples
 from replayflow import Workflow
-from replayflow.backends.memory import MemoryBackend
 from replayflow.decider import Decider
 from replayflow.engine.replay import ExecutionState, attributes_read
 from replayflow.errors import NonDeterministicWorkflow, WorkflowNotFound
 from replayflow.history import attributes_key, load_history_file
 from replayflow.loader import load_workflow
+from replayflow.local import LocalRunner
 
 HISTORIES = Path(__file__).resolve().parents[2] / "histories"
 
@@ -96,11 +96,11 @@ def _fixture_histories() -> list[tuple[str, type, list[dict], str, str]]:
 def _recorded_histories() -> list[tuple[str, type, list[dict], str, str]]:
     cases = []
     for path, args in RECORDED:
-        backend = MemoryBackend(max_workers=8)
+        backend = LocalRunner(max_workers=8)
         backend.run(load_workflow(path), args)
         for i, run in enumerate(backend.all_runs):
-            cases.append((f"{path}[{i}]", run.workflow_cls, list(run.events), run.workflow_id,
-                          run.run_id))
+            cls = backend.workflows[run.workflow_type["name"]]
+            cases.append((f"{path}[{i}]", cls, list(run.events), run.workflow_id, run.run_id))
     return cases
 
 

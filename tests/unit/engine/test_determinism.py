@@ -11,8 +11,8 @@ import json
 import pytest
 
 from replayflow import Workflow, activity
-from replayflow.backends.memory import MemoryBackend
 from replayflow.errors import NonDeterministicWorkflow
+from replayflow.local import LocalRunner
 from replayflow.testing import replay
 
 
@@ -70,7 +70,7 @@ class ExtraTask(Workflow):
 
 @pytest.fixture(scope="module")
 def recorded():
-    result = MemoryBackend(max_workers=2).run(Original, [1])
+    result = LocalRunner(max_workers=2).run(Original, [1])
     assert result.ok
     return result
 

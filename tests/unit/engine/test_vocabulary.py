@@ -25,11 +25,11 @@ from examples.continue_as_new import PagingWorkflow
 from examples.signals import ApprovalWorkflow
 from examples.timers import TimerWorkflow
 from replayflow import Workflow, activity, futures, policy
-from replayflow.backends.memory import MemoryBackend
 from replayflow.backends.swf import SwfBackend
 from replayflow.engine.replay import ExecutionState
 from replayflow.errors import TaskCancelled, TaskFailed, WorkflowCancelled
 from replayflow.history import load_history_file
+from replayflow.local import LocalRunner
 from replayflow.testing import replay
 
 
@@ -192,7 +192,7 @@ def test_a_failed_outgoing_signal_is_a_task_failure():
             except TaskFailed as exc:
                 return exc.reason
 
-    backend = MemoryBackend(max_workers=2)
+    backend = LocalRunner(max_workers=2)
     result = backend.run(Ping)
     assert result.result == "signal not delivered: UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
     types = [e["eventType"] for e in result.execution.events]
@@ -210,7 +210,7 @@ class EarlyBird(Workflow):
 
 
 def test_signals_sent_before_the_wait_are_delivered_in_order():
-    backend = MemoryBackend(max_workers=2)
+    backend = LocalRunner(max_workers=2)
     execution = backend.start(EarlyBird, workflow_id="early")
     backend.signal("early", "go", {"n": 1})
     backend.signal("early", "go", {"n": 2})
@@ -231,7 +231,7 @@ class OneWait(Workflow):
 
 
 def test_two_signals_racing_one_wait_first_in_history_wins():
-    backend = MemoryBackend(max_workers=2)
+    backend = LocalRunner(max_workers=2)
     execution = backend.start(OneWait, workflow_id="race")
     backend.signal("race", "answer", "a")
     backend.signal("race", "answer", "b")
@@ -277,7 +277,7 @@ class LateCancel(Workflow):
 
 
 def test_cancelling_a_timer_after_it_fired_is_a_no_op():
-    result = MemoryBackend(max_workers=2).run(LateCancel)
+    result = LocalRunner(max_workers=2).run(LateCancel)
     assert result.result == {"cancel_timer": False, "future_cancel": False, "state": "FINISHED"}
     types = [e["eventType"] for e in result.execution.events]
     assert "TimerFired" in types and "TimerCanceled" not in types
@@ -297,7 +297,7 @@ class CancelDone(Workflow):
 
 
 def test_cancelling_a_finished_future_is_a_no_op():
-    result = MemoryBackend(max_workers=2).run(CancelDone)
+    result = LocalRunner(max_workers=2).run(CancelDone)
     assert result.result == {"value": 1, "cancel": False, "state": "FINISHED"}
     types = [e["eventType"] for e in result.execution.events]
     assert "ActivityTaskCancelRequested" not in types
@@ -313,7 +313,7 @@ class CancelledTop(Workflow):
 
 
 def test_a_cancel_request_closes_a_top_level_workflow_as_canceled():
-    backend = MemoryBackend(max_workers=2)
+    backend = LocalRunner(max_workers=2)
     execution = backend.start(CancelledTop, workflow_id="top")
     backend.request_cancel("top")
     result = backend.run_until_closed(execution)
@@ -385,7 +385,7 @@ class Policies(Workflow):
     ("fail", "FAILED", "gave up on boom", 1, 0),
 ])
 def test_failure_policies(kind, status, outcome, attempts, timers):
-    result = MemoryBackend(max_workers=2).run(Policies, [kind])
+    result = LocalRunner(max_workers=2).run(Policies, [kind])
     assert result.status == status
     assert outcome in (result.result if status == "COMPLETED" else result.reason)
     events = result.execution.events
@@ -469,6 +469,6 @@ def test_a_cancelled_future_raises_task_cancelled():
             except TaskCancelled as exc:
                 return f"cancelled {exc.task_id}"
 
-    result = MemoryBackend(max_workers=2).run(CancelEarly)
+    result = LocalRunner(max_workers=2).run(CancelEarly)
     assert result.result.startswith("cancelled activity-")
     assert not any(e["eventType"] == "ActivityTaskScheduled" for e in result.execution.events)

@@ -1,0 +1,60 @@
+"""SWF naming rules, written once: attribute keys, activity ids and attempts, reserved prefixes.
+
+Two copies of a rule drift (the local/SWF differences users hit came from copies), so every
+module that builds or reads one of these names imports it from here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+#: The longest id or name SWF accepts (workflowId, activityId, timerId, markerName, ...).
+MAX_ID_LENGTH = 256
+#: A jumbo-field reference starts with this (see jumbo.py); JSON never does.
+JUMBO_PREFIX = "replayflow+s3://"
+#: The engine's zero-second timer that carries a decision batch over 100 decisions onward.
+CONTINUE_TIMER_PREFIX = "replayflow-continue-"
+
+
+@lru_cache(maxsize=256)
+def attributes_key(event_type: str) -> str:
+    """`ActivityTaskCompleted` -> `activityTaskCompletedEventAttributes`."""
+    return event_type[0].lower() + event_type[1:] + "EventAttributes"
+
+
+@lru_cache(maxsize=64)
+def decision_attributes_key(decision_type: str) -> str:
+    """`ScheduleActivityTask` -> `scheduleActivityTaskDecisionAttributes`."""
+    return decision_type[0].lower() + decision_type[1:] + "DecisionAttributes"
+
+
+def activity_id(task_id: str, attempt: int) -> str:
+    """`<task_id>#<attempt>`: one activity id per attempt (SWF, and moto, refuse to reuse one).
+
+    An id over SWF's 256 characters keeps its start and a digest of the whole, so it stays unique.
+    """
+    full = f"{task_id}#{attempt}"
+    if len(full) <= MAX_ID_LENGTH:
+        return full
+    digest = hashlib.sha1(full.encode()).hexdigest()[:12]
+    return f"{full[:230]}~{digest}#{attempt}"
+
+
+def split_activity_id(activity_id: str) -> tuple[str, int]:
+    """`<task_id>#<attempt>` -> (task_id, attempt); an id without a numeric suffix is attempt 1."""
+    task_id, sep, attempt = activity_id.rpartition("#")
+    if sep and attempt.isdigit():
+        return task_id, int(attempt)
+    return activity_id, 1
+
+
+__all__ = [
+    "CONTINUE_TIMER_PREFIX",
+    "JUMBO_PREFIX",
+    "MAX_ID_LENGTH",
+    "activity_id",
+    "attributes_key",
+    "decision_attributes_key",
+    "split_activity_id",
+]
