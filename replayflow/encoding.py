@@ -134,6 +134,16 @@ def truncate_reason(reason: str, limit: int = MAX_REASON) -> str:
     return reason[: limit - 1] + "…"
 
 
+def safe_str(exc: BaseException) -> str:
+    """str(exc), even for an exception whose __str__ raises or returns something else: a
+    failure must always be reportable."""
+    try:
+        text = str(exc)
+    except Exception as inner:  # noqa: BLE001 - user code in __str__
+        return f"<str() of this exception failed: {type(inner).__name__}>"
+    return text if isinstance(text, str) else repr(text)
+
+
 def describe_exception(exc: BaseException, tb: str | None = None) -> tuple[str, dict]:
     """Turn an exception into SWF's (reason, details) pair; nothing of the message is lost."""
     error_type = type(exc).__name__
@@ -142,7 +152,7 @@ def describe_exception(exc: BaseException, tb: str | None = None) -> tuple[str, 
         qualified = f"{module}.{type(exc).__qualname__}"
     else:
         qualified = error_type
-    message = str(exc)
+    message = safe_str(exc)
     full_reason = f"{error_type}: {message}" if message else error_type
     details = {"type": qualified, "message": message, "reason": full_reason}
     if tb:

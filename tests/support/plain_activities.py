@@ -1,0 +1,5 @@
+"""Plain (undecorated) functions used as activities from another module's workflow."""
+
+
+def shout(text):
+    return text.upper()
