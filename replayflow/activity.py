@@ -244,19 +244,48 @@ class ActivityRegistry:
         return True
 
 
-@dataclass
 class ActivityContext:
-    """What a running activity may know about itself. `heartbeat()` also reports cancellation."""
+    """What a running activity may know about itself. `heartbeat()` also reports cancellation.
 
-    workflow_id: str | None = None
-    run_id: str | None = None
-    activity_id: str | None = None
-    task_id: str | None = None
-    attempt: int = 1
-    task_token: str | None = None
-    task_list: str | None = None
-    cancel_requested: bool = False
-    _heartbeat: Callable[[str | None], bool] | None = None
+    Built by the worker (and by local runs) for every task, so it is a plain slotted class:
+    `heartbeat` is the service's RecordActivityTaskHeartbeat (called with this task's token),
+    and `cancel_source` any object whose `cancel_requested` turns true when a cancel is
+    requested without a heartbeat (the worker's own heartbeats, or a local run's service).
+    """
+
+    __slots__ = ("workflow_id", "run_id", "activity_id", "task_id", "attempt", "task_token",
+                 "task_list", "_heartbeat", "_cancel_source", "_cancelled")
+
+    def __init__(self, workflow_id: str | None = None, run_id: str | None = None,
+                 activity_id: str | None = None, task_id: str | None = None, attempt: int = 1,
+                 task_token: str | None = None, task_list: str | None = None,
+                 heartbeat: Callable[[Any, str | None], bool] | None = None,
+                 cancel_source: Any = None) -> None:
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+        self.activity_id = activity_id
+        self.task_id = task_id
+        self.attempt = attempt
+        self.task_token = task_token
+        self.task_list = task_list
+        self._heartbeat = heartbeat
+        self._cancel_source = cancel_source
+        self._cancelled = False
+
+    def __repr__(self) -> str:
+        return f"<ActivityContext {self.activity_id} of {self.workflow_id}>"
+
+    @property
+    def cancel_requested(self) -> bool:
+        """True once a cancel was requested for this task (or its run closed)."""
+        if self._cancelled:
+            return True
+        source = self._cancel_source
+        return source is not None and bool(source.cancel_requested)
+
+    @cancel_requested.setter
+    def cancel_requested(self, value: bool) -> None:
+        self._cancelled = bool(value)
 
     def heartbeat(self, details: Any = None) -> bool:
         """Report progress; returns True once cancellation was requested.
@@ -267,8 +296,8 @@ class ActivityContext:
         and to learn about cancellation, not to stay alive.
         """
         if self._heartbeat is not None:
-            if self._heartbeat(heartbeat_details(details)):
-                self.cancel_requested = True
+            if self._heartbeat(self.task_token, heartbeat_details(details)):
+                self._cancelled = True
         return self.cancel_requested
 
 

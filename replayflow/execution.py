@@ -144,12 +144,14 @@ def report_outcome(backend: Any, task: Mapping[str, Any], outcome: Outcome,
             backend.respond_activity_task_canceled(token, details)
             kind = "canceled"
         elif kind == "completed":
-            try:
-                result = jumbo.encode_field("result", outcome.result, encoding.MAX_RESULT) \
-                    if outcome.result is not None else None
-            except ReplayflowError as exc:
-                return report_outcome(backend, task, failure(
-                    f"the result of {activity_id} cannot be sent: {exc}", type(exc).__name__))
+            result = outcome.result
+            if result is not None and len(result) > encoding.MAX_RESULT:
+                try:
+                    result = jumbo.encode_field("result", result, encoding.MAX_RESULT)
+                except ReplayflowError as exc:
+                    return report_outcome(backend, task, failure(
+                        f"the result of {activity_id} cannot be sent: {exc}",
+                        type(exc).__name__))
             backend.respond_activity_task_completed(token, result)
         else:
             backend.respond_activity_task_failed(token, outcome.reason,

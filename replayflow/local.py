@@ -36,9 +36,10 @@ from .backends.memory import MemorySwf, Run
 from .client import WorkflowOutcome, outcome_from_event, register_workflow, start_execution
 from .decider import Decider
 from .errors import StuckWorkflow, WorkflowNotFound
-from .execution import Outcome, report_outcome, run_activity, task_context
+from .execution import Outcome, report_outcome, run_activity
 from .history import HistoryFile
 from .middleware import ActivityMiddleware
+from .naming import split_activity_id
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class LocalRunner:
         self._watchdog: threading.Thread | None = None
         self._done = threading.Event()
         self._error: BaseException | None = None
-        self._finished: Any = None
+        self._target: Run | None = None  # the run (followed through continue-as-new) awaited
         self._closed = False
 
     # ------------------------------------------------------------------ the public API
@@ -152,7 +153,7 @@ class LocalRunner:
         Raises StuckWorkflow when nothing can ever happen again (waiting for a signal nobody
         sends); the histories so far stay readable in `self.service`.
         """
-        self._finished = lambda: run.last().closed
+        self._target = run
         self._done.clear()
         self._error = None
         self._spawn_loop()
@@ -249,7 +250,6 @@ class LocalRunner:
     def _loop(self, decider: Decider, gen: int) -> bool:
         """Decide and run until the run closes (True) or the loop moves to a new thread."""
         svc = self.service
-        finished = self._finished
         decision_queue, activity_queue = svc.decision_queue, svc.activity_queue
         timers, inbox = svc.timers, svc.inbox
         fast = self._fast
@@ -264,8 +264,11 @@ class LocalRunner:
                 task = svc.next_decision_task()
                 if task is not None:
                     self._decide(decider, task)
-            if finished():
-                return True
+            target = self._target
+            if target.closed:
+                if target.continued_as is None:
+                    return True
+                self._target = target.last()
             if activity_queue and self._running < max_workers:
                 task = svc.next_activity_task()
                 if task is not None:
@@ -325,12 +328,12 @@ class LocalRunner:
         """Run one activity task as the SWF worker's child does (allowlist first)."""
         svc = self.service
         token = task["taskToken"]
-
-        def heartbeat(details: str | None) -> bool:
-            return svc.record_activity_task_heartbeat(token, details)
-
-        ctx = _LocalContext(svc.open_activity(token), *task_context(task, None),
-                            _heartbeat=heartbeat)
+        activity_id = task["activityId"]
+        task_id, attempt = split_activity_id(activity_id)
+        execution = task["workflowExecution"]
+        ctx = ActivityContext(execution["workflowId"], execution["runId"], activity_id, task_id,
+                              attempt, token, None, svc.record_activity_task_heartbeat,
+                              svc.open_activity(token))
         try:
             activity = self.registry.find(task["activityType"]["name"])
         except Exception as exc:  # noqa: BLE001 - ActivityNotFound: nothing is run
@@ -418,23 +421,6 @@ class LocalRunner:
             log.debug("activity type %s ran past %.0f ms on the loop thread: the loop moves "
                       "to a new thread", type_name, INLINE_LIMIT * 1000)
             self._spawn_loop()
-
-
-class _LocalContext(ActivityContext):
-    """An activity's context in a local run: a cancel request (or its run closing) shows in
-    `cancel_requested` at once, as the SWF worker's own heartbeats make it show there."""
-
-    def __init__(self, task: Any, *fields: Any, **options: Any) -> None:
-        self._task = task
-        super().__init__(*fields, **options)
-
-    @property  # type: ignore[override]
-    def cancel_requested(self) -> bool:
-        return self._own_cancel or (self._task is not None and self._task.cancel_requested)
-
-    @cancel_requested.setter
-    def cancel_requested(self, value: bool) -> None:
-        self._own_cancel = value
 
 
 def _check_workflow_class(workflow_cls: Any) -> None:

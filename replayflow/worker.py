@@ -70,21 +70,17 @@ class _Slot:
             pass
 
 
-class _ChildContext(ActivityContext):
-    """The context seen inside the child: cancellation is read from a flag the parent sets."""
+class _Flag:
+    """The cancel flag the parent sets in shared memory, as an ActivityContext cancel source."""
 
-    def __init__(self, flag: Any, *fields: Any, **options: Any) -> None:
-        self._flag = flag
-        super().__init__(*fields, **options)
+    __slots__ = ("flag",)
 
-    @property  # type: ignore[override]
+    def __init__(self, flag: Any) -> None:
+        self.flag = flag
+
+    @property
     def cancel_requested(self) -> bool:
-        return bool(self._flag.value)
-
-    @cancel_requested.setter
-    def cancel_requested(self, value: bool) -> None:
-        if value:
-            self._flag.value = 1
+        return bool(self.flag.value)
 
 
 def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
@@ -117,15 +113,16 @@ def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
 def _run_one(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
              registry: ActivityRegistry, seq: int, type_name: str, input_text: str | None,
              fields: tuple[Any, ...]) -> Outcome:
-    def heartbeat(details: str | None) -> bool:
-        # Already text of at most 2,048 characters (ActivityContext.heartbeat fits it).
+    def heartbeat(_token: Any, details: str | None) -> bool:
+        # Already text of at most 2,048 characters (ActivityContext.heartbeat fits it); the
+        # parent sends it with the task's token.
         try:
             conn.send(("heartbeat", seq, details))
         except OSError:  # the parent is gone; the activity will find out soon enough
             pass
         return bool(flag.value)
 
-    ctx = _ChildContext(flag, *fields, _heartbeat=heartbeat)
+    ctx = ActivityContext(*fields, heartbeat=heartbeat, cancel_source=_Flag(flag))
     try:
         activity = registry.find(type_name)
     except ReplayflowError as exc:  # checked by the parent already: only a spawn child gets here

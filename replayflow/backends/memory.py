@@ -1282,6 +1282,7 @@ def _check_field(name: str, value: str | None) -> None:
 def _validate_decisions(decisions: Sequence[Mapping[str, Any]]) -> None:
     """Refuse the whole response as SWF would: a missing or over-long member, or a response
     over SWF's 1 MB request limit."""
+    count_size = len(decisions) * encoding.MAX_INPUT > MAX_REQUEST_BYTES  # else it cannot be
     total = 0
     for decision in decisions:
         kind = decision.get("decisionType")
@@ -1304,11 +1305,12 @@ def _validate_decisions(decisions: Sequence[Mapping[str, Any]]) -> None:
         for member in texts:
             value = attrs.get(member)
             if value is not None:
-                total += len(value)
+                if count_size:
+                    total += len(value)
                 if len(value) > _FIELD_LIMITS[member]:
                     raise _invalid(f"{kind}.{member} is {len(value)} characters, over SWF's "
                                    f"limit of {_FIELD_LIMITS[member]}")
-    if total + 1000 * len(decisions) > MAX_REQUEST_BYTES:  # only then is the exact size needed
+    if count_size and total + 1000 * len(decisions) > MAX_REQUEST_BYTES:  # then measure it
         size = len(encoding.dumps(list(decisions)).encode())
         if size > MAX_REQUEST_BYTES:
             raise _invalid(f"RespondDecisionTaskCompleted is {size} bytes, over SWF's request "
