@@ -266,9 +266,9 @@ class LocalRunner:
                     self._decide(decider, task)
             target = self._target
             if target.closed:
-                if target.continued_as is None:
+                target = self._target = target.last()  # followed through continue-as-new
+                if target.closed:
                     return True
-                self._target = target.last()
             if activity_queue and self._running < max_workers:
                 task = svc.next_activity_task()
                 if task is not None:
