@@ -6,7 +6,6 @@ import importlib
 import inspect
 import os
 import sys
-from typing import Any
 
 from .errors import InvalidInput, WorkflowNotFound
 from .workflow import Workflow
@@ -62,7 +61,3 @@ def check_arguments(cls: type[Workflow], args: list, kwargs: dict) -> None:
         inspect.signature(cls.run).bind(None, *args, **kwargs)
     except TypeError as exc:
         raise InvalidInput(f"input does not fit {cls.__name__}.run(): {exc}") from None
-
-
-def find_workflow_class(type_name: str, candidates: dict[str, Any]) -> type[Workflow] | None:
-    return candidates.get(type_name)

@@ -1,5 +1,9 @@
 """The public surface changes only on purpose: this test pins it."""
 
+import json
+import subprocess
+import sys
+
 import replayflow
 
 
@@ -9,6 +13,20 @@ def test_exported_names_are_pinned():
     ])
     for name in replayflow.__all__:
         assert hasattr(replayflow, name), name
+
+
+def test_no_public_name_is_missing_from_all():
+    """As httpx's test does: whatever `import replayflow` exposes without a leading underscore
+    is in __all__, or is a module known to be internal (imported by the public ones)."""
+    internal_modules = {"workflow"}  # replayflow.Workflow is its public face
+    code = ("import json, types, replayflow; print(json.dumps({k: isinstance(v, types.ModuleType)"
+            " for k, v in vars(replayflow).items() if not k.startswith('_')}))")
+    names = json.loads(subprocess.run([sys.executable, "-c", code], check=True,
+                                      capture_output=True, text=True).stdout)
+    missing = sorted(name for name, is_module in names.items()
+                     if name not in replayflow.__all__
+                     and not (is_module and name in internal_modules))
+    assert missing == [], f"public but not in replayflow.__all__: {missing}"
 
 
 def test_the_quickstart_vocabulary_is_importable():
