@@ -40,6 +40,7 @@ from .execution import Outcome, report_outcome, run_activity
 from .history import HistoryFile
 from .middleware import ActivityMiddleware
 from .naming import split_activity_id
+from .simulate import Simulation
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,10 @@ class LocalRunner:
         modules: Iterable[str] = (),
         inline_threshold: float = DEFAULT_INLINE_THRESHOLD,
         cache_size: int = _LOCAL_CACHE_SIZE,
+        simulation: Simulation | None = None,
     ) -> None:
+        """`simulation` replaces every activity with the simulator (simulate.py): nothing of
+        the activities runs, whatever their type."""
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1")
         if jumbo.BUCKET_ENV in __import__("os").environ:
@@ -112,6 +116,7 @@ class LocalRunner:
         self.registry = ActivityRegistry(modules)
         self.inline_threshold = inline_threshold
         self.cache_size = cache_size
+        self.simulation = simulation
         self.service = MemorySwf("local")
         self.workflows: dict[str, type] = {}
         self._task_list = "default"
@@ -253,6 +258,7 @@ class LocalRunner:
         decision_queue, activity_queue = svc.decision_queue, svc.activity_queue
         timers, inbox = svc.timers, svc.inbox
         fast = self._fast
+        simulation = self.simulation
         max_workers = self.max_workers
         monotonic = time.monotonic
         while True:
@@ -273,7 +279,7 @@ class LocalRunner:
                 task = svc.next_activity_task()
                 if task is not None:
                     type_name = task["activityType"]["name"]
-                    if not activity_queue and fast.get(type_name):  # the only one ready
+                    if not activity_queue and fast.get(type_name) and simulation is None:
                         if not self._run_inline(task, type_name, gen):
                             return False  # a watchdog gave the loop to another thread
                         continue  # decide on its outcome first
@@ -384,10 +390,27 @@ class LocalRunner:
             if task is None:
                 return
             begin = _perf_counter()
-            outcome, cancelled = self._execute(task)
-            elapsed = _perf_counter() - begin
-            report_outcome(svc, task, outcome, cancelled)
-            svc.post(self._activity_finished, task["activityType"]["name"], elapsed)
+            if self.simulation is not None:
+                self._simulate(task)
+            else:
+                outcome, cancelled = self._execute(task)
+                report_outcome(svc, task, outcome, cancelled)
+            svc.post(self._activity_finished, task["activityType"]["name"],
+                     _perf_counter() - begin)
+
+    def _simulate(self, task: dict[str, Any]) -> None:
+        """Answer as the simulator plans: after its delay; a "timeout" is never answered, and
+        no longer heartbeated for, so it times out as it would on SWF."""
+        assert self.simulation is not None
+        kind, seconds = self.simulation.plan(task["activityType"]["name"])
+        time.sleep(seconds)
+        outcome = self.simulation.outcome(task, kind)
+        if outcome is None:
+            activity = self.service.open_activity(task["taskToken"])
+            if activity is not None:
+                activity.supervised = False
+            return
+        report_outcome(self.service, task, outcome)
 
     def _activity_finished(self, type_name: str, elapsed: float) -> None:
         """On the loop thread, after a pool (or handed-off) activity reported its outcome."""
@@ -442,6 +465,7 @@ def run_local(
     execution_timeout: int | None = None,
     middlewares: Sequence[ActivityMiddleware] = (),
     modules: Iterable[str] = (),
+    simulation: Simulation | None = None,
 ) -> LocalResult:
     """Run `workflow_cls(*args, **kwargs)` to its end in this process; returns a LocalResult.
 
@@ -449,7 +473,8 @@ def run_local(
     keywords. `result.status` is COMPLETED, FAILED, CANCELED, TERMINATED or TIMED_OUT;
     `result.result` holds the value, `result.reason`/`result.details` the failure, and
     `result.history()` the SWF-shaped history. `modules` are loaded as `worker.start --module`
-    loads them (plain functions of other modules may then run as activities).
+    loads them (plain functions of other modules may then run as activities). `simulation`
+    answers every activity with the simulator instead of running it (see simulate.py).
     """
     _check_workflow_class(workflow_cls)
     if isinstance(args, str | bytes) or not isinstance(args, list | tuple):
@@ -458,7 +483,8 @@ def run_local(
     if kwargs is not None and not isinstance(kwargs, dict):
         raise TypeError(f"run_local(cls, args, kwargs): kwargs must be a dict, "
                         f"not {type(kwargs).__name__}")
-    runner = LocalRunner(max_workers, middlewares=middlewares, modules=modules)
+    runner = LocalRunner(max_workers, middlewares=middlewares, modules=modules,
+                         simulation=simulation)
     return runner.run(workflow_cls, list(args), dict(kwargs or {}), workflow_id=workflow_id,
                       tags=tags, task_list=task_list, execution_timeout=execution_timeout)
 

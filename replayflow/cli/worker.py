@@ -16,6 +16,7 @@ from ..loader import ensure_cwd_on_path
 from ..middleware import LogDuration, load_middleware
 from ..worker import DEFAULT_GRACE_PERIOD, DEFAULT_HEARTBEAT, Worker
 from .app import cli, handle_errors
+from .workflow import simulation_options
 
 log = logging.getLogger(__name__)
 
@@ -97,3 +98,37 @@ def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
                           identity=identity, grace_period=grace_period,
                           middlewares=[LogDuration(), *extra], registry=registry))
     workers[0].run(stop)
+
+
+@cli.command("simulate")
+@click.option("--domain", envvar="SWF_DOMAIN", required=True, help="SWF domain [env: SWF_DOMAIN].")
+@click.option("--task-list", "task_lists", multiple=True, required=True,
+              help="Activity task list to answer (repeatable).")
+@simulation_options
+@click.option("--pollers", type=click.IntRange(min=1, max=64), default=4, show_default=True,
+              help="Tasks answered at the same time, per task list.")
+@handle_errors
+def simulate(domain: str, task_lists: tuple[str, ...], delay: str | None, fail_rate: float,
+             timeout_rate: float, results: str | None, seed: int | None, pollers: int) -> None:
+    """Answer every activity task on the task lists as a simulator, running no activity code.
+
+    \b
+    Try a workflow's shape before its activities exist (or watch its console graph): each task
+    takes a random --delay, then completes with its canned result (--results) or null; a
+    --fail-rate fraction fails, a --timeout-rate fraction is left to time out.
+      replayflow simulate --domain D --task-list quickstart --delay 0.1-2 --fail-rate 0.1
+    Locally: `replayflow workflow.start --local --simulate MODULE.CLASS`. Until SIGTERM/Ctrl-C.
+    """
+    from ..simulate import SimulatedWorker, simulation_from_options
+
+    simulation = simulation_from_options(delay, fail_rate, timeout_rate, results, seed)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    backend = SwfBackend(domain)
+    backend.check_domain()
+    SimulatedWorker(backend, task_lists, simulation, pollers=pollers).run(stop)

@@ -33,6 +33,26 @@ def read_input(input_json: str | None, input_file: str | None) -> tuple[list, di
     return encoding.parse_input_convention(input_json, "--input")
 
 
+def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
+    """The simulator's options, shared by `simulate` and `workflow.start --local --simulate`."""
+    options = [
+        click.option("--delay", metavar="MIN-MAX",
+                     help="Seconds each simulated activity takes, drawn at random "
+                          "[default: 0.1-2]."),
+        click.option("--fail-rate", type=float, default=0.0, show_default=True,
+                     help="Fraction of activities that fail (0-1)."),
+        click.option("--timeout-rate", type=float, default=0.0, show_default=True,
+                     help="Fraction left unanswered, to time out by their own timeouts (0-1)."),
+        click.option("--results", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="JSON object of activity name (module.func or func) -> result; "
+                          "others return null."),
+        click.option("--seed", type=int, help="Random seed, for a repeatable simulation."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @cli.command("workflow.start")
 @click.argument("workflow")
 @click.option("--input", "-i", "input_json", metavar="JSON", help=INPUT_HELP)
@@ -55,13 +75,19 @@ def read_input(input_json: str | None, input_file: str | None) -> tuple[list, di
 @click.option("--module", "-m", "modules", multiple=True, metavar="MODULE",
               help="--local: load MODULE's activities too, as `worker.start --module` does: "
                    "plain functions of modules other than the workflow's run only then.")
+@click.option("--simulate", is_flag=True,
+              help="--local: answer every activity with a simulator instead of running it "
+                   "(see `replayflow simulate --help` for its options).")
+@simulation_options
 @click.pass_context
 @handle_errors
 def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                    input_file: str | None, local: bool, max_workers: int,
                    history_file: str | None, domain: str | None, workflow_id: str | None,
                    task_list: str | None, execution_timeout: int | None, tags: tuple[str, ...],
-                   wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...]) -> None:
+                   wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...],
+                   simulate: bool, delay: str | None, fail_rate: float, timeout_rate: float,
+                   results: str | None, seed: int | None) -> None:
     """Start WORKFLOW (MODULE.CLASS, e.g. examples.basic.BasicWorkflow).
 
     \b
@@ -80,18 +106,30 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     check_arguments(cls, args, kwargs)
     if len(tags) > 5:
         raise InvalidInput("SWF allows at most 5 tags")
+    simulation = None
+    if simulate:
+        from ..simulate import simulation_from_options
+
+        simulation = simulation_from_options(delay, fail_rate, timeout_rate, results, seed)
+    elif delay or fail_rate or timeout_rate or results or seed is not None:
+        raise InvalidInput("--delay, --fail-rate, --timeout-rate, --results and --seed go with "
+                         "--simulate")
     if local:
         _start_local(cls, args, kwargs, max_workers=max_workers, history_file=history_file,
                      workflow_id=workflow_id, task_list=task_list,
                      execution_timeout=execution_timeout, tags=list(tags),
-                     middlewares=load_middlewares(middlewares), modules=modules)
+                     middlewares=load_middlewares(middlewares), modules=modules,
+                     simulation=simulation)
         return
     for name, given in (("--history-file", history_file), ("--middleware", middlewares),
-                        ("--module", modules)):
+                        ("--module", modules), ("--simulate", simulate)):
         if given:
-            raise UserError(f"{name} only applies to --local runs (on SWF, give it to "
-                            "worker.start)" if name != "--history-file" else
-                            "--history-file only applies to --local runs")
+            raise UserError({
+                "--history-file": "--history-file only applies to --local runs",
+                "--simulate": "--simulate only applies to --local runs (on SWF, run "
+                              "`replayflow simulate` in place of the workers)",
+            }.get(name, f"{name} only applies to --local runs (on SWF, give it to "
+                        "worker.start)"))
     from ..client import start_on_swf  # imported late: boto3 is slow to import
 
     start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
@@ -109,11 +147,12 @@ def load_middlewares(paths: tuple[str, ...]) -> list:
 def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
                  history_file: str | None, workflow_id: str | None, task_list: str | None,
                  execution_timeout: int | None, tags: list[str], middlewares: list,
-                 modules: tuple[str, ...]) -> None:
+                 modules: tuple[str, ...], simulation: object = None) -> None:
     from ..errors import StuckWorkflow
     from ..local import LocalRunner, history_of
 
-    runner = LocalRunner(max_workers, middlewares=middlewares, modules=load_modules(modules))
+    runner = LocalRunner(max_workers, middlewares=middlewares, modules=load_modules(modules),
+                         simulation=simulation)  # type: ignore[arg-type]
     result = None
     run = runner.start(cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
                        execution_timeout=execution_timeout, tags=tags)
