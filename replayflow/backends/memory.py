@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: SWF terminates an execution whose history reaches this many events.
 MAX_EVENTS = 25_000
+#: SWF's open-item limits per execution: open activities, open timers, open child executions.
+MAX_OPEN = 1_000
 #: SWF's per-request limit, which a RespondDecisionTaskCompleted must stay under.
 MAX_REQUEST_BYTES = 1_000_000
 _FIELD_LIMITS = {"input": encoding.MAX_INPUT, "result": encoding.MAX_RESULT,
@@ -303,6 +305,9 @@ class MemorySwf:
             run.decision_wanted = True
             return
         events = run.events
+        if len(events) >= MAX_EVENTS - 1:
+            self._terminate_for_event_limit(run)
+            return
         run.decision_scheduled_id = event_id = len(events) + 1
         events.append({
             "eventId": event_id,
@@ -314,10 +319,19 @@ class MemorySwf:
             },
         })
         self.decision_queue.append(run)
-        if len(events) >= MAX_EVENTS:
+
+    def _full(self, run: Run) -> bool:
+        """True (and the run terminated) when its history has room for one more event only:
+        called before each transaction adds its events, so a history never passes SWF's
+        25,000."""
+        if len(run.events) < MAX_EVENTS - 1:
+            return False
+        if not run.closed:
             self._terminate_for_event_limit(run)
+        return True
 
     def _terminate_for_event_limit(self, run: Run) -> None:
+        """SWF's 25,000-event ceiling: the termination is the last event the history takes."""
         log.error("workflow %s reached %d events: SWF terminates it (EVENT_LIMIT_EXCEEDED); "
                   "use continue_as_new to keep histories small", run.workflow_id, MAX_EVENTS)
         self._close(run, "WorkflowExecutionTerminated", {
@@ -555,7 +569,7 @@ class MemorySwf:
         self._call(self._cancel_requested, run, {})
 
     def _cancel_requested(self, run: Run, attrs: dict) -> None:
-        if run.closed:
+        if run.closed or self._full(run):
             return
         run.cancel_requested = True
         self._append(run, "WorkflowExecutionCancelRequested", attrs)
@@ -582,6 +596,8 @@ class MemorySwf:
             if run.task_list == task_list:
                 self.decision_queue.remove(run)
                 task = self._start_decision(run, identity or "local")
+                if task is None:
+                    return None
                 timeout = _seconds(run.decision_timeout)
                 if timeout is not None:
                     started = run.decision_started_id
@@ -597,10 +613,14 @@ class MemorySwf:
         while queue_:
             run = queue_.popleft()
             if not run.closed:
-                return self._start_decision(run, "local")
+                task = self._start_decision(run, "local")
+                if task is not None:
+                    return task
         return None
 
-    def _start_decision(self, run: Run, identity: str) -> dict[str, Any]:
+    def _start_decision(self, run: Run, identity: str) -> dict[str, Any] | None:
+        if self._full(run):
+            return None
         events = run.events
         run.decision_started_id = started_id = len(events) + 1
         events.append({
@@ -647,6 +667,8 @@ class MemorySwf:
             raise _unknown("Unknown decision task: its token is stale (the task timed out, "
                            "or the execution closed)")
         _validate_decisions(decisions)
+        if self._full(run):
+            return
         if execution_context is not None and len(execution_context) > encoding.MAX_CONTROL:
             raise _invalid("executionContext is over 32,768 characters")
         del self._decision_tokens[token]
@@ -674,13 +696,16 @@ class MemorySwf:
             for decision in decisions:
                 if run.closed:
                     break
+                if len(events) >= MAX_EVENTS - 1:
+                    self._terminate_for_event_limit(run)
+                    break
                 kind = decision["decisionType"]
                 handler = handlers.get(kind) or _decision_handler(kind)
                 handler[0](self, run, decision[handler[1]], completed_id)
             if run.decision_wanted and not run.closed:
                 run.decision_wanted = False
                 self._schedule_decision(run)
-            elif len(events) >= MAX_EVENTS and not run.closed:
+            elif len(events) >= MAX_EVENTS - 1 and not run.closed:
                 self._terminate_for_event_limit(run)
         finally:
             self._now = None
@@ -691,7 +716,8 @@ class MemorySwf:
         for activity in self.activity_queue:
             if activity.task_list == task_list:
                 self.activity_queue.remove(activity)
-                return self._start_activity(activity, identity or "local")
+                if not activity.closed:
+                    return self._start_activity(activity, identity or "local")
         return None
 
     def next_activity_task(self, identity: str = "local",
@@ -709,11 +735,15 @@ class MemorySwf:
                     self._activity_timed_out(activity, late)
                     continue
             activity.supervised = supervised
-            return self._start_activity(activity, identity)
+            task = self._start_activity(activity, identity)
+            if task is not None:
+                return task
         return None
 
-    def _start_activity(self, activity: OpenActivity, identity: str) -> dict[str, Any]:
+    def _start_activity(self, activity: OpenActivity, identity: str) -> dict[str, Any] | None:
         run = activity.run
+        if self._full(run):
+            return None
         events = run.events
         activity.started_event_id = started_id = len(events) + 1
         now = _timestamp()
@@ -823,6 +853,8 @@ class MemorySwf:
 
     def _completed(self, activity: OpenActivity, result: str | None) -> None:
         run = self._close_activity(activity)
+        if self._full(run):
+            return
         attrs = {"scheduledEventId": activity.scheduled_event_id,
                  "startedEventId": activity.started_event_id}
         if result is not None:
@@ -839,6 +871,8 @@ class MemorySwf:
     def _closed_by_worker(self, activity: OpenActivity, event_type: str, reason: str | None,
                           details: str | None) -> None:
         run = self._close_activity(activity)
+        if self._full(run):
+            return
         attrs: dict[str, Any] = {"scheduledEventId": activity.scheduled_event_id,
                                  "startedEventId": activity.started_event_id}
         if reason is not None:
@@ -865,6 +899,8 @@ class MemorySwf:
         elif activity in self.activity_queue:  # still queued: it never starts now
             self.activity_queue.remove(activity)
         run = self._close_activity(activity)
+        if self._full(run):
+            return
         # startedEventId is required by SWF's model: 0 for a task that never started
         attrs: dict[str, Any] = {"timeoutType": timeout_type,
                                  "scheduledEventId": activity.scheduled_event_id,
@@ -884,6 +920,8 @@ class MemorySwf:
             cause = "ACTIVITY_TYPE_DOES_NOT_EXIST"
         elif activity_id in run.open_activities:
             cause = "ACTIVITY_ID_ALREADY_IN_USE"
+        elif len(run.open_activities) >= MAX_OPEN:
+            cause = "OPEN_ACTIVITIES_LIMIT_EXCEEDED"
         if cause is not None:
             self._append(run, "ScheduleActivityTaskFailed", {
                 "activityType": activity_type, "activityId": activity_id, "cause": cause,
@@ -958,9 +996,14 @@ class MemorySwf:
     # timers ---------------------------------------------------------------------------------
     def _decide_StartTimer(self, run: Run, attrs: dict, completed_id: int) -> None:
         timer_id = attrs["timerId"]
+        cause = None
         if timer_id in run.open_timers:
+            cause = "TIMER_ID_ALREADY_IN_USE"
+        elif len(run.open_timers) >= MAX_OPEN:
+            cause = "OPEN_TIMERS_LIMIT_EXCEEDED"
+        if cause is not None:
             self._append(run, "StartTimerFailed", {
-                "timerId": timer_id, "cause": "TIMER_ID_ALREADY_IN_USE",
+                "timerId": timer_id, "cause": cause,
                 "decisionTaskCompletedEventId": completed_id})
             self._schedule_decision(run)
             return
@@ -974,6 +1017,8 @@ class MemorySwf:
         def fire() -> None:
             if run.open_timers.get(timer_id) == started_id and not run.closed:
                 del run.open_timers[timer_id]
+                if self._full(run):
+                    return
                 self._append(run, "TimerFired", {"timerId": timer_id,
                                                  "startedEventId": started_id})
                 self._schedule_decision(run)
@@ -1100,6 +1145,9 @@ class MemorySwf:
             cause = "WORKFLOW_TYPE_DOES_NOT_EXIST"
         elif existing is not None and not existing.last().closed:
             cause = "WORKFLOW_ALREADY_RUNNING"
+        elif len(run.children) >= MAX_OPEN and sum(
+                1 for child, _ in run.children.values() if not child.last().closed) >= MAX_OPEN:
+            cause = "OPEN_CHILDREN_LIMIT_EXCEEDED"
         if cause is not None:
             self._append(run, "StartChildWorkflowExecutionFailed",
                          {**base, "cause": cause, "initiatedEventId": 0})
@@ -1136,7 +1184,7 @@ class MemorySwf:
 
     def _notify_parent(self, child: Run) -> None:
         parent = child.parent.last() if child.parent else None
-        if parent is None or parent.closed:
+        if parent is None or parent.closed or self._full(parent):
             return
         entry = parent.children.get(child.workflow_id)
         if entry is None:
@@ -1160,6 +1208,8 @@ class MemorySwf:
 
     def _deliver_signal(self, target: Run, name: str, input_text: str | None,
                         source: Run | None, initiated_id: int = 0) -> None:
+        if self._full(target):
+            return
         attrs: dict[str, Any] = {"signalName": name}
         if input_text is not None:
             attrs["input"] = input_text
@@ -1317,4 +1367,4 @@ def _validate_decisions(decisions: Sequence[Mapping[str, Any]]) -> None:
                            f"limit of {MAX_REQUEST_BYTES}")
 
 
-__all__ = ["MAX_EVENTS", "MAX_REQUEST_BYTES", "MemorySwf", "OpenActivity", "Run"]
+__all__ = ["MAX_EVENTS", "MAX_OPEN", "MAX_REQUEST_BYTES", "MemorySwf", "OpenActivity", "Run"]

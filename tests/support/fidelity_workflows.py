@@ -209,3 +209,16 @@ class UsesPlainFunction(Workflow):
 
 def write_marker(path: str) -> None:
     Path(path).write_text("written")
+
+
+class LongChain(Workflow):
+    """A chain that never continues as new: 6 events a step."""
+
+    name = "fidelity-long-chain"
+    task_list = TASK_LIST
+
+    def run(self, n):
+        value = 0
+        for _ in range(n):
+            value = self.submit(record, value).result
+        return value

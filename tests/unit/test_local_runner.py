@@ -132,3 +132,12 @@ def test_local_runs_refuse_activities_outside_the_allowlist():
     assert "'support.plain_activities.shout' is not registered" in refused.reason
     allowed = run_local(fw.UsesPlainFunction, ["hi"], modules=["support.plain_activities"])
     assert (allowed.status, allowed.result) == ("COMPLETED", "HI")
+
+
+def test_a_long_chain_without_continue_as_new_is_terminated_at_25000_events():
+    """Issue 13: locally, as SWF does, instead of a 30,005-event history."""
+    result = run_local(fw.LongChain, [5000])
+    assert result.status == "TERMINATED"
+    events = result.run.events
+    assert len(events) == 25_000
+    assert attributes(events[-1])["cause"] == "EVENT_LIMIT_EXCEEDED"
