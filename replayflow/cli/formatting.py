@@ -178,8 +178,12 @@ def render_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str],
     if header:
         writer.writerow(columns)
     for row in rows:
-        writer.writerow([text_value(row.get(col)) for col in columns])
+        writer.writerow([text_value(_seconds_if_duration(row.get(col))) for col in columns])
     return buffer.getvalue()
+
+
+def _seconds_if_duration(value: Any) -> Any:
+    return float(value) if isinstance(value, Duration) else value
 
 
 def render_json(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
