@@ -252,7 +252,7 @@ def test_identities_given_on_the_command_line_are_recorded(aws_env, swf_domain):
         spawn(aws_env, "decider.start", "--domain", swf_domain, "--identity", "decider-pod-1",
               "examples.basic.BasicWorkflow"),
         spawn(aws_env, "worker.start", "--domain", swf_domain, "--task-list", "quickstart",
-              "--identity", "worker-pod-1"),
+              "--module", "examples.basic", "--identity", "worker-pod-1"),
     ]
     try:
         done = replayflow(aws_env, "workflow.start", "--domain", swf_domain, "--workflow-id",
