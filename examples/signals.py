@@ -6,7 +6,7 @@
 In production an approver sends the signal from outside:
 
     replayflow workflow.signal --domain D <workflow-id> approval \
-        '{"order": "o-1", "approved": true}'
+        --input '{"order": "o-1", "approved": true}'
 
 and the workflow is started with `self_approve` false (`--input '{"orders": ["o-1"],
 "self_approve": false}'`). So that this example runs on its own, by default the workflow first

@@ -44,6 +44,8 @@ STICKY_GIVE_UP = 3
 MAX_TASK_LIST = 256
 POLL_ERROR_FIRST_DELAY = 1.0
 POLL_ERROR_MAX_DELAY = 30.0
+#: Seconds between two INFO lines on what the cache did (an operator's view of affinity).
+STATS_LOG_INTERVAL = 60.0
 
 #: Decision attribute fields that may carry a jumbo payload, by decision type.
 _JUMBO_FIELDS: dict[str, tuple[str, ...]] = {
@@ -158,6 +160,15 @@ class Decider:
         self.backend.check_domain()
         register_workflows(self.backend, self.workflows.values())
 
+    stats_interval = STATS_LOG_INTERVAL
+
+    def log_stats(self) -> None:
+        """One INFO line: cache hits, misses (each a full replay), history fetches, evictions."""
+        s = self.stats
+        log.info("decider cache: %d hits, %d misses (full replays; %d fetched the history), "
+                 "%d evictions, %d executions cached", s.hits, s.misses, s.full_fetches,
+                 s.evictions, len(self.cache))
+
     # ------------------------------------------------------------------ the loop
     def run(self, stop_event: threading.Event | None = None) -> None:
         """Decide until `stop_event` is set; the task in hand (and any in flight) is finished."""
@@ -180,8 +191,12 @@ class Decider:
         log.info("decider %s polling %s%s for %s", self.identity, self.task_list,
                  f" and {self.sticky_list}" if self.sticky_list else "",
                  ", ".join(sorted(self.workflows)))
+        next_stats = time.monotonic() + self.stats_interval
         try:
             while True:
+                if time.monotonic() >= next_stats:
+                    self.log_stats()
+                    next_stats = time.monotonic() + self.stats_interval
                 try:
                     task, done, sticky = tasks.get(timeout=0.1)
                 except queue.Empty:

@@ -7,13 +7,15 @@ caller passes in (the CLI hands in the S3/diskcache reader); the default leaves 
 
 Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
 TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
-FIRED (timers), RECEIVED (signals), RECORDED (markers).
+FIRED (timers), RECEIVED (signals), RECORDED (markers), and ABANDONED: the run closed while the
+task was still open, so its history will never say how it ended.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,8 +32,12 @@ INTERNAL_TIMER_PREFIX = "replayflow-"
 #: States after which a task will not change any more.
 CLOSED_STATES = frozenset({
     "COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "SCHEDULE_FAILED",
-    "START_FAILED", "FIRED", "RECEIVED", "RECORDED",
+    "START_FAILED", "FIRED", "RECEIVED", "RECORDED", "ABANDONED",
 })
+#: Tasks that happen at one instant: no waiting, no running time.
+INSTANT_KINDS = frozenset({"signal", "marker"})
+#: Tasks whose running time is work done (a timer's is a wait).
+WORK_KINDS = frozenset({"activity", "child_workflow"})
 
 
 def identity(value: str | None) -> str | None:
@@ -60,6 +66,14 @@ class Attempt:
     closed: datetime | None = None
     state: str = "SCHEDULED"
     error: str | None = None
+    details: Any = None
+    #: The poller identity that started it (a worker's `host:pid`, or a pod name).
+    worker: str | None = None
+    #: The activity id of this attempt (`<task_id>#<n>`), or the child's workflow id.
+    activity_id: str | None = None
+    #: Event ids: the DecisionTaskCompleted that scheduled it, and the event that closed it.
+    decided_by: int | None = None
+    close_event_id: int | None = None
 
 
 @dataclass
@@ -150,6 +164,10 @@ class _Rows:
         self.rows: dict[tuple[str, str], TaskRow] = {}
         self.by_event: dict[int, tuple[TaskRow, Attempt]] = {}
         self.open_timers: dict[str, tuple[TaskRow, Attempt]] = {}
+        #: DecisionTaskCompleted event id -> its DecisionTaskStarted event id.
+        self.decision_started: dict[int, int] = {}
+        self.run_closed: datetime | None = None
+        self.run_close_event_id: int | None = None
 
     def _row(self, kind: str, task_id: str, name: str, event_id: int) -> TaskRow:
         key = (kind, task_id)
@@ -159,7 +177,10 @@ class _Rows:
         return row
 
     def _new_attempt(self, row: TaskRow, event: dict, state: str = "SCHEDULED") -> Attempt:
-        attempt = Attempt(row.attempts + 1, event["eventTimestamp"], state=state)
+        attrs = attributes(event)
+        attempt = Attempt(row.attempts + 1, event["eventTimestamp"], state=state,
+                          activity_id=attrs.get("activityId") or attrs.get("workflowId"),
+                          decided_by=attrs.get("decisionTaskCompletedEventId"))
         row.attempt_list.append(attempt)
         row.state = state
         row.error = row.details = row.result = None
@@ -173,9 +194,10 @@ class _Rows:
             return  # a partial history (e.g. a page after a sticky poll): nothing to attach to
         row, attempt = found
         attempt.closed = event["eventTimestamp"]
+        attempt.close_event_id = event["eventId"]
         attempt.state = row.state = state
         attempt.error = row.error = error
-        row.details = decode_field(details, self.decode)
+        row.details = attempt.details = decode_field(details, self.decode)
         if result is not None:
             row.result = decode_field(result, self.decode)
 
@@ -184,6 +206,7 @@ class _Rows:
         if found is not None:
             row, attempt = found
             attempt.started = event["eventTimestamp"]
+            attempt.worker = attributes(event).get("identity") or attempt.worker
             if row.state == "SCHEDULED" and attempt is row.attempt_list[-1]:
                 row.state = attempt.state = "RUNNING"
             self.by_event[event["eventId"]] = found
@@ -194,6 +217,26 @@ class _Rows:
         handler = getattr(self, "_on_" + etype, None)
         if handler is not None:
             handler(event, attrs)
+        elif etype in CLOSE_STATUS:
+            self.run_closed = event["eventTimestamp"]
+            self.run_close_event_id = event["eventId"]
+
+    def _on_DecisionTaskCompleted(self, event: dict, attrs: dict) -> None:
+        started = attrs.get("startedEventId")
+        if started is not None:
+            self.decision_started[event["eventId"]] = started
+
+    def abandon_open_tasks(self) -> None:
+        """Once the run closed, a task still open will never close in this history."""
+        if self.run_closed is None:
+            return
+        for row in self.rows.values():
+            if row.state in CLOSED_STATES or not row.attempt_list:
+                continue
+            attempt = row.attempt_list[-1]
+            attempt.closed = self.run_closed
+            attempt.close_event_id = self.run_close_event_id
+            attempt.state = row.state = "ABANDONED"
 
     # -- activities ---------------------------------------------------------------------------
 
@@ -312,6 +355,7 @@ class _Rows:
         row, attempt = found
         self.open_timers.pop(row.task_id, None)
         attempt.closed = event["eventTimestamp"]
+        attempt.close_event_id = event["eventId"]
         attempt.state = row.state = state
 
     def _on_TimerFired(self, event: dict, attrs: dict) -> None:
@@ -367,13 +411,19 @@ def task_rows(events: Iterable[dict], decode: Decode = identity, *,
     attempt's. The engine's own timers (`replayflow-...`) are noise to an operator and are left
     out unless `include_internal` is set.
     """
+    return _fold(events, decode, include_internal=include_internal)[0]
+
+
+def _fold(events: Iterable[dict], decode: Decode = identity, *,
+          include_internal: bool = False) -> tuple[list[TaskRow], _Rows]:
     folder = _Rows(decode)
     for event in events:
         folder.feed(event)
+    folder.abandon_open_tasks()
     rows = sorted(folder.rows.values(), key=lambda r: r.first_event_id)
     if not include_internal:
         rows = [row for row in rows if not _is_internal(row)]
-    return rows
+    return rows, folder
 
 
 def workflow_window(events: list[dict], now: datetime | None = None
@@ -456,6 +506,107 @@ def _seconds(start: datetime | None, end: datetime | None) -> float:
     return max((end - start).total_seconds(), 0.0)
 
 
+def task_spans(row: TaskRow, end: datetime | None
+               ) -> tuple[float, float, list[tuple[datetime, datetime, str]]]:
+    """(seconds waiting for a worker, seconds running, the spans) of a task, over its attempts.
+
+    An attempt still open counts up to `end` (the end of the run's window); the gaps between
+    attempts (a retry's back-off) count as neither.
+    """
+    waiting = running = 0.0
+    spans: list[tuple[datetime, datetime, str]] = []
+    for attempt in row.attempt_list:
+        if attempt.scheduled is None:
+            continue
+        wait_end = attempt.started or attempt.closed or end
+        if wait_end is not None and wait_end > attempt.scheduled:
+            spans.append((attempt.scheduled, wait_end, "waiting"))
+            waiting += _seconds(attempt.scheduled, wait_end)
+        if attempt.started is not None:
+            run_end = attempt.closed or end
+            if run_end is not None:
+                spans.append((attempt.started, max(run_end, attempt.started), "running"))
+                running += _seconds(attempt.started, run_end)
+    return waiting, running, spans
+
+
+def task_records(events: list[dict], decode: Decode = identity, *,
+                 now: datetime | None = None, include_internal: bool = False
+                 ) -> list[dict[str, Any]]:
+    """`task_rows` as dicts, each with `waited` and `ran` in seconds (None for an instant).
+
+    What `workflow.tasks` prints: durations read at a glance, where timestamps need arithmetic.
+    """
+    _, end = workflow_window(events, now)
+    out = []
+    for row in task_rows(events, decode, include_internal=include_internal):
+        record = row.as_dict()
+        if row.kind in INSTANT_KINDS:
+            record["waited"] = record["ran"] = None
+        else:
+            waiting, running, _ = task_spans(row, end)
+            record["waited"], record["ran"] = round(waiting, 3), round(running, 3)
+        out.append(record)
+    return out
+
+
+def find_task(rows: list[TaskRow], task_id: str) -> TaskRow | None:
+    """The row of `task_id`, or of the task an activity id `<task_id>#<n>` belongs to.
+
+    A timer id may have been used more than once: the latest use is the one returned.
+    """
+    found = [row for row in rows if row.task_id == task_id]
+    if not found:
+        bare, attempt = split_activity_id(task_id)
+        if attempt is not None:
+            found = [row for row in rows if row.task_id == bare]
+    return found[-1] if found else None
+
+
+def _traceback_of(details: Any) -> str | None:
+    if isinstance(details, dict) and isinstance(details.get("traceback"), str):
+        return details["traceback"]
+    return None
+
+
+def task_detail(events: list[dict], task_id: str, decode: Decode = identity, *,
+                now: datetime | None = None) -> dict[str, Any] | None:
+    """Everything the history says about one task, attempt by attempt; None if unknown.
+
+    The input, the result or the last error with its remote traceback, and per attempt its
+    activity id, state, times, durations, the worker that ran it and its own error.
+    """
+    rows = task_rows(events, decode, include_internal=True)
+    row = find_task(rows, task_id)
+    if row is None:
+        return None
+    _, end = workflow_window(events, now)
+    waiting, running, _ = task_spans(row, end)
+    attempts = []
+    for attempt in row.attempt_list:
+        single = TaskRow(row.task_id, row.kind, row.name, attempt_list=[attempt])
+        a_wait, a_run, _ = task_spans(single, end)
+        attempts.append({
+            "attempt": attempt.number, "activity_id": attempt.activity_id,
+            "state": attempt.state, "scheduled": attempt.scheduled,
+            "started": attempt.started, "closed": attempt.closed,
+            "waited": round(a_wait, 3), "ran": round(a_run, 3),
+            "worker": attempt.worker, "error": attempt.error,
+            "traceback": _traceback_of(attempt.details),
+        })
+    instant = row.kind in INSTANT_KINDS
+    return {
+        "task_id": row.task_id, "kind": row.kind, "name": row.name, "version": row.version,
+        "state": row.state, "attempts": row.attempts, "scheduled": row.scheduled,
+        "started": row.started, "closed": row.closed,
+        "waited": None if instant else round(waiting, 3),
+        "ran": None if instant else round(running, 3),
+        "input": row.input, "result": row.result, "error": row.error,
+        "traceback": _traceback_of(row.details), "details": row.details,
+        "attempt_list": attempts,
+    }
+
+
 def profile_rows(events: list[dict], decode: Decode = identity, *,
                  now: datetime | None = None, include_internal: bool = False,
                  kinds: Iterable[str] = ("activity", "child_workflow", "timer")
@@ -474,20 +625,7 @@ def profile_rows(events: list[dict], decode: Decode = identity, *,
     for row in task_rows(events, decode, include_internal=include_internal):
         if row.kind not in wanted:
             continue
-        waiting = running = 0.0
-        spans: list[tuple[datetime, datetime, str]] = []
-        for attempt in row.attempt_list:
-            if attempt.scheduled is None:
-                continue
-            wait_end = attempt.started or attempt.closed or wf_end
-            if wait_end is not None and wait_end > attempt.scheduled:
-                spans.append((attempt.scheduled, wait_end, "waiting"))
-                waiting += _seconds(attempt.scheduled, wait_end)
-            if attempt.started is not None:
-                run_end = attempt.closed or wf_end
-                if run_end is not None:
-                    spans.append((attempt.started, max(run_end, attempt.started), "running"))
-                    running += _seconds(attempt.started, run_end)
+        waiting, running, spans = task_spans(row, wf_end)
         # SWF stamps events to the millisecond: more digits would be noise.
         percentage = round(100.0 * running / wall, 2) if wall > 0 else 0.0
         out.append(ProfileRow(
@@ -497,6 +635,96 @@ def profile_rows(events: list[dict], decode: Decode = identity, *,
     out.sort(key=lambda r: (-r.running,
                             r.scheduled.timestamp() if r.scheduled else math.inf, r.task_id))
     return out
+
+
+def _union_seconds(spans: list[tuple[datetime, datetime]]) -> float:
+    total = 0.0
+    current: tuple[datetime, datetime] | None = None
+    for start, end in sorted(spans):
+        if current is None or start > current[1]:
+            if current is not None:
+                total += _seconds(*current)
+            current = (start, end)
+        else:
+            current = (current[0], max(current[1], end))
+    if current is not None:
+        total += _seconds(*current)
+    return total
+
+
+def profile_summary(events: list[dict], decode: Decode = identity, *,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """The run in three figures: wall time, busy time and the longest path, in seconds.
+
+    `busy` is the time at least one activity or child workflow was running. The longest path
+    is the chain of tasks that ends with the last one to finish, where each task's predecessor
+    is the last task to close before the decision that scheduled it (the one `run()` was
+    waiting for, as far as the history can tell). Its time splits into the tasks' own waiting
+    and running, and `between`: deciding, back-offs, and waits on signals.
+    """
+    wf_start, wf_end = workflow_window(events, now)
+    rows, folder = _fold(events, decode)
+    tasks = [row for row in rows if row.kind in ("activity", "child_workflow", "timer")
+             and row.attempt_list]
+    busy_spans = []
+    for row in tasks:
+        if row.kind in WORK_KINDS:
+            busy_spans += [(a, b) for a, b, phase in task_spans(row, wf_end)[2]
+                           if phase == "running"]
+    summary: dict[str, Any] = {
+        "wall": round(_seconds(wf_start, wf_end), 3),
+        "busy": round(_union_seconds(busy_spans), 3),
+        "tasks": len(tasks),
+        "longest_path": 0.0, "path": [], "path_waiting": 0.0, "path_running": 0.0,
+        "path_between": 0.0,
+    }
+    if not tasks or wf_start is None:
+        return summary
+
+    def finish(row: TaskRow) -> datetime:
+        return row.attempt_list[-1].closed or wf_end or wf_start
+
+    def close_id(row: TaskRow) -> int:
+        return row.attempt_list[-1].close_event_id or math.inf  # type: ignore[return-value]
+
+    closed = sorted((r for r in tasks if r.attempt_list[-1].close_event_id is not None),
+                    key=close_id)
+    close_ids = [close_id(r) for r in closed]
+
+    def predecessor(row: TaskRow) -> TaskRow | None:
+        decided = folder.decision_started.get(row.attempt_list[0].decided_by or -1)
+        if decided is None:
+            return None
+        index = bisect_left(close_ids, decided) - 1
+        while index >= 0 and closed[index] is row:
+            index -= 1
+        candidate = closed[index] if index >= 0 else None
+        # A predecessor closed before this task was first scheduled, never after.
+        if candidate is not None and close_id(candidate) >= row.first_event_id:
+            return None
+        return candidate
+
+    last = max(tasks, key=lambda r: (finish(r), close_id(r)))
+    path: list[TaskRow] = []
+    node: TaskRow | None = last
+    seen: set[int] = set()
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        path.append(node)
+        node = predecessor(node)
+    path.reverse()
+    waiting = running = 0.0
+    for row in path:
+        row_wait, row_run, _ = task_spans(row, wf_end)
+        waiting += row_wait
+        running += row_run
+    length = _seconds(wf_start, finish(last))
+    summary.update(
+        longest_path=round(length, 3), path=[row.task_id for row in path],
+        path_waiting=round(waiting, 3), path_running=round(running, 3),
+        path_between=round(max(length - waiting - running, 0.0), 3),
+    )
+    return summary
 
 
 GANTT_WAITING = "░"

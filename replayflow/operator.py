@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from . import encoding
 from .errors import ExecutionNotFound, JumboFieldError, UserError
 from .history import attributes, load_history_file
-from .inspection import CLOSE_STATUS, execution_info, split_activity_id
+from .inspection import (
+    CLOSE_STATUS,
+    execution_info,
+    split_activity_id,
+    task_detail,
+    task_rows,
+)
 
 if TYPE_CHECKING:  # boto3 is slow to import; history files need none of it
     from .backends.swf import SwfBackend
@@ -220,12 +226,148 @@ def execution_row(info: Mapping[str, Any], now: dt.datetime | None = None) -> di
     }
 
 
+#: `--status` values: which lists to read, and the close statuses to keep.
+LIST_STATUSES = ("open", "closed", "all") + tuple(
+    status.lower() for status in CLOSE_STATUS.values())
+
+
 def list_runs(backend: SwfBackend, status: str = "open", since: dt.datetime | None = None,
-              type_name: str | None = None, tag: str | None = None) -> list[dict[str, Any]]:
-    """Executions of the domain as rows, newest first (filters re-applied client-side)."""
+              type_name: str | None = None, tag: str | None = None, *,
+              workflow_id_prefix: str | None = None,
+              limit: int | None = None) -> list[dict[str, Any]]:
+    """Executions of the domain as rows, newest first (filters re-applied client-side).
+
+    `status` is open, closed, all, or one close status (completed, failed, canceled,
+    terminated, timed_out, continued_as_new). SWF takes only one filter per list call, so the
+    close status, the id prefix and `limit` are applied here, after the newest-first sort.
+    """
+    status = status.lower()
+    if status not in LIST_STATUSES:
+        raise UserError(f"unknown --status {status!r}: use one of {', '.join(LIST_STATUSES)}")
+    close_status = status.upper() if status not in ("open", "closed", "all") else None
     now = dt.datetime.now(dt.UTC)
-    infos = backend.list_executions(status, since, type_name, tag)
-    return [execution_row(info, now) for info in infos]
+    infos = backend.list_executions("closed" if close_status else status, since, type_name, tag)
+    rows = []
+    for info in infos:
+        if close_status and info.get("closeStatus") != close_status:
+            continue
+        if workflow_id_prefix and not info["execution"]["workflowId"].startswith(
+                workflow_id_prefix):
+            continue
+        rows.append(execution_row(info, now))
+        if limit is not None and len(rows) >= limit:
+            break
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# one task
+# --------------------------------------------------------------------------------------------
+
+
+def task_info(history: RunHistory, task_id: str, decode: Decode | None = None) -> dict[str, Any]:
+    """`inspection.task_detail` of one task of the run, or a one-line error naming known ids."""
+    detail = task_detail(history.events, task_id, decode or make_decoder(), now=history.now())
+    if detail is not None:
+        return detail
+    known = [row.task_id for row in task_rows(history.events)]
+    hint = f"; its tasks: {', '.join(known[:5])}" if known else "; it has no task"
+    if len(known) > 5:
+        hint += f" (+{len(known) - 5} more, see workflow.tasks)"
+    raise UserError(f"no task {task_id!r} in this run{hint}")
+
+
+# --------------------------------------------------------------------------------------------
+# the workflows a deployment knows
+# --------------------------------------------------------------------------------------------
+
+
+def discover_workflows(modules: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """The Workflow classes defined in `modules` (packages: with their submodules).
+
+    Without modules, the Python files and packages of the current directory whose source
+    declares a class deriving from a `Workflow` are imported (found by parsing, not importing,
+    so an unrelated script is never run). One row per class: its `module.Class` path (what
+    workflow.start takes), SWF type, version, decision task list, and the first line of its
+    docstring.
+    """
+    import importlib
+    import inspect
+    import pkgutil
+
+    from .loader import ensure_cwd_on_path
+    from .workflow import Workflow
+
+    ensure_cwd_on_path()
+    names = list(modules) or _workflow_modules_here()
+    found: dict[str, type[Workflow]] = {}
+    for name in names:
+        module = _import_module(importlib, name, given=bool(modules))
+        if module is None:
+            continue
+        members = [module]
+        if hasattr(module, "__path__"):  # a package: its submodules too
+            for sub in pkgutil.walk_packages(module.__path__, module.__name__ + "."):
+                submodule = _import_module(importlib, sub.name, given=False)
+                if submodule is not None:
+                    members.append(submodule)
+        for member in members:
+            for _, cls in inspect.getmembers(member, inspect.isclass):
+                if (issubclass(cls, Workflow) and cls is not Workflow
+                        and cls.__module__ == member.__name__):
+                    found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    rows = []
+    for path, cls in sorted(found.items()):
+        doc = (cls.__doc__ or "").strip()
+        rows.append({
+            "workflow": path, "type": cls.type_name(), "version": cls.version,
+            "task_list": cls.task_list, "description": doc.splitlines()[0] if doc else "",
+        })
+    return rows
+
+
+def _import_module(importlib: Any, name: str, *, given: bool) -> Any:
+    """A module, or (for one found by a scan) None with a warning when it cannot be imported."""
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - a user module that crashes on import
+        message = f"importing {name!r} failed: {type(exc).__name__}: {exc}"
+        if isinstance(exc, ModuleNotFoundError) and exc.name == name:
+            message = f"no module named {name!r}; is it on PYTHONPATH or in the current directory?"
+        if given:
+            raise UserError(message) from None
+        log.warning("%s; skipped", message)
+        return None
+
+
+def _workflow_modules_here() -> list[str]:
+    """Top-level modules and packages of the current directory that mention a Workflow base."""
+    import ast
+    from pathlib import Path
+
+    def declares_workflow(path: Path) -> bool:
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            return False
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                for base in node.bases:
+                    text = ast.unparse(base)
+                    if text.rsplit(".", 1)[-1].endswith("Workflow"):
+                        return True
+        return False
+
+    names = []
+    for entry in sorted(Path.cwd().iterdir()):
+        if entry.name.startswith((".", "_")) or entry.name in ("setup.py", "conftest.py"):
+            continue
+        if entry.suffix == ".py" and entry.is_file() and declares_workflow(entry):
+            names.append(entry.stem)
+        elif (entry / "__init__.py").is_file() and any(
+                declares_workflow(path) for path in entry.rglob("*.py")):
+            names.append(entry.name)
+    return names
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,11 +566,13 @@ def rerun_activity(history: RunHistory, task_id: str, decode: Decode | None = No
 
 
 __all__ = [
+    "LIST_STATUSES",
     "RecordedActivity",
     "RerunOutcome",
     "RunHistory",
     "backend_for",
     "decoded_events",
+    "discover_workflows",
     "execution_row",
     "fetch_history",
     "list_runs",
@@ -443,5 +587,6 @@ __all__ = [
     "restart",
     "run_info",
     "signal",
+    "task_info",
     "terminate",
 ]

@@ -13,6 +13,22 @@ import boto3
 import pytest
 from support.moto_server import UNSET_ENV_VARS, MotoServer
 
+# --- the integration marker -------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses the moto server is an integration test, whatever its module says.
+
+    Runs before `-m` deselects, so `pytest -m "not integration"` starts no server. A fixture
+    that needs the server must depend on `moto_server` (directly or through aws_env,
+    swf_domain, s3_bucket) for this to see it.
+    """
+    for item in items:
+        if "moto_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 # --- moto server ------------------------------------------------------------------------------
 
 

@@ -52,7 +52,7 @@ class OutputOptions:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="Output format of the operator commands.")
 @click.option("--header/--no-header", default=False,
-              help="Print a header row in table and csv output.")
+              help="Header rows: on by default for tables, off for csv.")
 @click.pass_context
 def cli(ctx: click.Context, fmt: str, header: bool) -> None:
     """replayflow: durable workflows on Amazon SWF, written as plain Python.

@@ -51,10 +51,11 @@ def domain_register(domain: str, retention_days: int) -> None:
                    "(what `standalone` uses to keep a run to itself).")
 @click.option("--exit-on-close", metavar="WORKFLOW_ID", hidden=True,
               help="Exit once this workflow id is closed (what `standalone` uses).")
+@click.option("--identity", help="Poller identity recorded by SWF (default: host:pid).")
 @handle_errors
 def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str | None,
                   cache_size: int, pollers: int, activity_task_list: str | None,
-                  exit_on_close: str | None) -> None:
+                  exit_on_close: str | None, identity: str | None) -> None:
     """Decide executions of the given workflow classes until SIGTERM (or Ctrl-C).
 
     \b
@@ -74,7 +75,7 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
         task_list = lists[0]
     decider = Decider(SwfBackend(resolve_domain(domain)), classes, task_list,
                       cache_size=cache_size, activity_task_list=activity_task_list,
-                      pollers=pollers, exit_on_close=exit_on_close)
+                      pollers=pollers, exit_on_close=exit_on_close, identity=identity)
     decider.register()
     stop = threading.Event()
 

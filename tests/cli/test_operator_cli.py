@@ -8,7 +8,9 @@ picks up their tasks.
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -145,6 +147,33 @@ def test_list_table_has_the_columns(shared):
     assert shared.runs["running"].run_id in running and " OPEN " in running
 
 
+def test_filter_is_list_with_close_status_prefix_and_limit(shared):
+    def ids(command: str, *args: str) -> list[str]:
+        rows = as_json(command, "--domain", shared.domain, *args, env=shared.env)
+        return [row["workflow_id"] for row in rows]
+
+    # the same command under both names
+    assert ids("workflow.filter", "--status", "all") == ids("workflow.list", "--status", "all")
+    assert ids("workflow.filter", "--status", "failed") == ["ops-failed"]
+    assert ids("workflow.filter", "--status", "TERMINATED") == ["ops-terminated"]
+    assert ids("workflow.filter", "--status", "completed") == ["ops-finished"]
+    assert ids("workflow.filter", "--status", "timed_out") == []
+    assert sorted(ids("workflow.filter", "--status", "all", "--workflow-id-prefix",
+                      "ops-f")) == ["ops-failed", "ops-finished"]
+    newest_two = ids("workflow.list", "--status", "all")[:2]
+    assert ids("workflow.filter", "--status", "all", "--limit", "2") == newest_two
+    assert ids("workflow.filter", "--status", "open", "--workflow-id-prefix", "ops-r",
+               "--limit", "1") == ["ops-running"]
+
+    bad = replayflow("workflow.filter", "--domain", shared.domain, "--status", "broken",
+                     env=shared.env, check=None)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "'broken' is not one of" in bad.stderr and "timed_out" in bad.stderr
+    zero = replayflow("workflow.filter", "--domain", shared.domain, "--limit", "0",
+                      env=shared.env, check=None)
+    assert zero.returncode == 2 and "--limit" in zero.stderr
+
+
 @pytest.mark.parametrize("since", ["yesterday", "2024-13-45"])
 def test_list_rejects_a_bad_since(shared, since):
     proc = replayflow("workflow.list", "--domain", shared.domain, "--since", since,
@@ -201,7 +230,8 @@ def test_info_of_failed_running_and_terminated_runs(shared):
                          env=shared.env)
     assert terminated["status"] == "TERMINATED"
     assert terminated["reason"] == "stopped by the test"
-    assert terminated["task_counts"] == {"SCHEDULED": 1}
+    # scheduled, then abandoned when the run was terminated: it will never run
+    assert terminated["task_counts"] == {"ABANDONED": 1}
 
 
 def test_info_table(shared):
@@ -246,21 +276,90 @@ def test_tasks_of_each_run(shared):
     assert running[runs.DELAY]["closed"] is None
 
     terminated = tasks("terminated")
-    assert terminated[runs.INCREMENT]["state"] == "SCHEDULED"
+    assert terminated[runs.INCREMENT]["state"] == "ABANDONED"
     assert terminated[runs.INCREMENT]["started"] is None
+    assert terminated[runs.INCREMENT]["ran"] == 0
 
 
 def test_tasks_table_and_csv(shared):
-    table = replayflow("--header", "workflow.tasks", "--domain", shared.domain, "ops-finished",
-                       env=shared.env).stdout.splitlines()
-    assert table[0].split()[:5] == ["task_id", "kind", "name", "state", "attempts"]
-    assert table[1].split()[:5] == [runs.INCREMENT, "activity", "examples.basic.increment",
-                                    "COMPLETED", "2"]
+    env = dict(shared.env, COLUMNS="200")
+    table = replayflow("workflow.tasks", "--domain", shared.domain, "ops-finished",
+                       env=env).stdout.splitlines()
+    assert table[0].split() == ["task_id", "name", "state", "attempts", "waited", "ran", "error"]
+    assert table[1].split()[:4] == [runs.INCREMENT, "examples.basic.increment", "COMPLETED", "2"]
+    assert re.fullmatch(r"\d+ms|\d+\.\ds", table[1].split()[4])  # waited, a duration
+    assert len(table) == 3
+    assert replayflow("workflow.tasks", "--no-header", "--domain", shared.domain,
+                      "ops-finished", env=env).stdout.splitlines()[0].split() == table[1].split()
+    terminated = replayflow("workflow.tasks", "--domain", shared.domain, "ops-terminated",
+                            env=env).stdout.splitlines()
+    assert terminated[1].split()[:3] == [runs.INCREMENT, "examples.basic.increment", "ABANDONED"]
+
     csv_out = replayflow("--format", "csv", "workflow.tasks", "--domain", shared.domain,
                          "ops-failed", env=shared.env).stdout.splitlines()
-    assert len(csv_out) == 1
-    assert csv_out[0].startswith(f"{runs.DIVIDE},activity,examples.failure.divide,FAILED,1,")
-    assert csv_out[0].endswith("ZeroDivisionError: division by zero")
+    assert len(csv_out) == 1  # no header by default: csv is read by programs
+    fields = next(csv.reader(csv_out))
+    assert fields[:5] == [runs.DIVIDE, "activity", "examples.failure.divide", "FAILED", "1"]
+    assert fields[8] == "ZeroDivisionError: division by zero"
+    assert all(fields[5:8])  # the timestamps stay
+    assert float(fields[9]) >= 0 and float(fields[10]) >= 0  # waited, ran in seconds
+
+
+# -- task.info ----------------------------------------------------------------------------------
+
+
+def test_task_info_of_a_retried_activity(shared):
+    detail = as_json("task.info", "--domain", shared.domain, "ops-finished", runs.INCREMENT,
+                     env=shared.env)
+    assert (detail["task_id"], detail["kind"], detail["name"]) == (
+        runs.INCREMENT, "activity", "examples.basic.increment")
+    assert (detail["state"], detail["attempts"]) == ("COMPLETED", 2)
+    assert detail["input"] == {"args": [1], "kwargs": {}}
+    assert detail["result"] == 2
+    assert detail["error"] is None
+    first, second = detail["attempt_list"]
+    assert (first["activity_id"], first["state"]) == (f"{runs.INCREMENT}#1", "FAILED")
+    assert first["error"] == "ConnectionError: flaky"
+    assert first["traceback"].endswith("ConnectionError: flaky")
+    assert first["worker"] == "hand-worker"
+    assert (second["activity_id"], second["state"]) == (f"{runs.INCREMENT}#2", "COMPLETED")
+    for attempt in (first, second):
+        assert attempt["scheduled"] <= attempt["started"] <= attempt["closed"]
+        assert attempt["waited"] >= 0 and attempt["ran"] >= 0
+    assert detail["ran"] == pytest.approx(first["ran"] + second["ran"], abs=0.002)
+
+    # the run id and an attempt's activity id work too
+    again = as_json("task.info", "--domain", shared.domain, *shared.ids("finished"),
+                    f"{runs.INCREMENT}#2", env=shared.env)
+    assert again["task_id"] == runs.INCREMENT
+
+
+def test_task_info_table_of_a_failed_activity(shared):
+    out = replayflow("task.info", "--domain", shared.domain, "ops-failed", runs.DIVIDE,
+                     env=shared.env).stdout
+    fields = dict(line.split(None, 1) for line in out.split("\n\n")[0].splitlines()
+                  if len(line.split(None, 1)) == 2)
+    assert fields["state"] == "FAILED"
+    assert fields["input"] == '{"args":[1,0],"kwargs":{}}'
+    assert fields["error"] == "ZeroDivisionError: division by zero"
+    attempts = out.split("\n\n")[1].splitlines()
+    assert attempts[0].split() == ["attempt", "activity_id", "state", "waited", "ran", "worker",
+                                   "error"]
+    assert attempts[1].split()[:3] == ["1", f"{runs.DIVIDE}#1", "FAILED"]
+    assert out.split("\n\n")[2].splitlines() == [
+        "traceback of attempt 1:", "Traceback (most recent call last):",
+        "ZeroDivisionError: division by zero"]
+
+
+def test_task_info_errors_are_one_line(shared):
+    proc = replayflow("task.info", "--domain", shared.domain, "ops-finished", "nope",
+                      env=shared.env, check=None)
+    assert_one_line_error(proc, 2, "'nope'", runs.INCREMENT, runs.DOUBLE)
+    proc = replayflow("task.info", "--domain", shared.domain, "nope", env=shared.env, check=None)
+    assert_one_line_error(proc, 2, "WORKFLOW_ID")
+    proc = replayflow("task.info", "--domain", shared.domain, "no-such-workflow", "t",
+                      env=shared.env, check=None)
+    assert_one_line_error(proc, 2, "'no-such-workflow'")
 
 
 # -- workflow.profile ---------------------------------------------------------------------------
@@ -294,12 +393,16 @@ def test_profile_of_a_running_run_counts_up_to_now(shared):
 
 
 def test_profile_table_draws_gantt_bars(shared):
-    out = replayflow("--header", "workflow.profile", "--domain", shared.domain, "ops-finished",
+    out = replayflow("workflow.profile", "--domain", shared.domain, "ops-finished",
                      env=shared.env).stdout.splitlines()
-    assert out[0].split() == ["task_id", "name", "state", "attempts", "waiting", "running",
-                              "percentage", "gantt"]
-    assert len(out) == 3
-    assert all("█" in line for line in out[1:])
+    assert out[0].startswith("wall ") and "busy" in out[0] and "longest path" in out[0]
+    assert out[1] == f"path: {runs.INCREMENT} -> {runs.DOUBLE}"
+    assert out[2] == ""
+    assert out[3].split()[:7] == ["task_id", "name", "state", "attempts", "waiting(s)",
+                                  "running(s)", "%wall"]
+    assert out[3].split()[7] == "timeline"
+    assert len(out) == 6
+    assert all("█" in line for line in out[4:])
 
 
 # -- workflow.history ---------------------------------------------------------------------------
@@ -317,7 +420,8 @@ def test_history_prints_every_event(shared):
 
     table = replayflow("workflow.history", "--domain", shared.domain, "ops-finished",
                        env=shared.env).stdout.splitlines()
-    assert len(table) == len(expected)
+    assert table[0].split() == ["event_id", "timestamp", "event_type", "attributes"]
+    assert len(table) == len(expected) + 1
     assert table[-1].split()[3] == "WorkflowExecutionCompleted"
 
 
@@ -397,7 +501,8 @@ def test_history_file_fixture_profile_has_exact_percentages(shared):
     assert rows[0] == double  # 5 s running over two attempts: the longest
     assert double["running"] == pytest.approx(5.0)
     assert double["percentage"] == pytest.approx(100 * 5.0 / 15.6, abs=0.01)
-    table = replayflow("workflow.profile", "--history-file", path, env=shared.env).stdout
+    table = replayflow("workflow.profile", "--no-header", "--history-file", path,
+                       env=shared.env).stdout
     assert "32.05" in table.splitlines()[0]
 
 

@@ -7,7 +7,9 @@ because vcr cannot see a subprocess's HTTP. Requests are matched on method, path
 and body, never on host or port, so re-recording on any port works; the cassettes name a fixed
 fake endpoint, FAKE_ENDPOINT, which playback points boto3 at (it does not resolve, so a request
 missing from a cassette can never reach a network). Authorization, dates and SDK ids are
-stripped before anything is written.
+stripped before anything is written. A request the cassette has no (unplayed) answer for fails
+the test saying the recording no longer matches, never as the "Cannot reach" error the CLI
+would print for it.
 
 Re-record (needed when a command starts sending different requests, or when moto changes):
 
@@ -30,6 +32,8 @@ import pytest
 from click.testing import CliRunner, Result
 from support import swf_runs as runs
 from support.moto_server import UNSET_ENV_VARS
+from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.stubs import VCRConnection
 
 import replayflow.cli.operator  # noqa: F401 - registers the commands on `cli`
 from replayflow.backends.swf import SwfBackend
@@ -94,13 +98,18 @@ def vcr_cassette_dir() -> str:
     return str(CASSETTE_DIR)
 
 
+#: Tests that play against a cassette they deliberately lack: never a reason to record.
+NEVER_RECORDED = {"test_a_request_the_recording_lacks_is_reported_as_such"}
+
+
 def _recording(request: pytest.FixtureRequest, module: Any) -> bool:
     mode = request.config.getoption("--vcr-record")
     if mode in ("all", "new_episodes"):
         return True
     if mode == "none":
         return False
-    names = [name for name in dir(module) if name.startswith("test_")]
+    names = [name for name in dir(module) if name.startswith("test_")
+             and name not in NEVER_RECORDED]
     return not all((CASSETTE_DIR / f"{name}.yaml").exists() for name in names)
 
 
@@ -124,16 +133,47 @@ def endpoint(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def run_cli(endpoint: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def cassette_misses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Requests the cassette could not answer, noted where vcr refuses them.
+
+    botocore wraps vcr's refusal in a connection error, which the CLI reports as "Cannot
+    reach <endpoint>": true of a network, misleading for a recording.
+    """
+    misses: list[str] = []
+    original = VCRConnection.getresponse
+
+    def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN001
+        try:
+            return original(self, *args, **kwargs)
+        except CannotOverwriteExistingCassetteException as exc:
+            request = getattr(exc, "failed_request", None) or self._vcr_request
+            misses.append(f"{_operation(request) or request.method} {request.path} "
+                          f"{(request.body or b'')[:200]!r}")
+            raise
+
+    monkeypatch.setattr(VCRConnection, "getresponse", getresponse)
+    return misses
+
+
+@pytest.fixture
+def run_cli(endpoint: str, monkeypatch: pytest.MonkeyPatch,  # noqa: ANN201
+            cassette_misses: list[str], request: pytest.FixtureRequest):
     for name in UNSET_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     for name, value in {"AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
                         "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "SWF_DOMAIN": DOMAIN, "REPLAYFLOW_CONNECTION_RETRIES": "1"}.items():
+                        "SWF_DOMAIN": DOMAIN, "REPLAYFLOW_CONNECTION_RETRIES": "1",
+                        "COLUMNS": "200"}.items():
         monkeypatch.setenv(name, value)
 
     def run(*args: str, code: int = 0) -> Result:
         result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+        if cassette_misses:
+            pytest.fail(
+                f"the recording {request.node.name}.yaml no longer matches the requests "
+                f"`replayflow {' '.join(args)}` sends; unanswered: {cassette_misses[0]}. If the "
+                "command is meant to send them now, re-record the cassettes (see this module's "
+                "docstring).", pytrace=False)
         assert result.exit_code == code, (result.stdout, result.stderr)
         return result
 
@@ -197,10 +237,12 @@ def test_tasks(run_cli):
     running = as_json(run_cli, "workflow.tasks", "vcr-running")
     assert [(r["task_id"], r["state"]) for r in running] == [
         (runs.INCREMENT, "COMPLETED"), (runs.DELAY, "RUNNING")]
-    table = run_cli("workflow.tasks", "vcr-failed").stdout
-    assert table.split()[:5] == [runs.DIVIDE, "activity", "examples.failure.divide", "FAILED",
-                                 "1"]
-    assert table.rstrip().endswith("ZeroDivisionError: division by zero")
+    header, line = run_cli("workflow.tasks", "vcr-failed").stdout.splitlines()
+    assert header.split() == ["task_id", "name", "state", "attempts", "waited", "ran", "error"]
+    assert line.split()[:4] == [runs.DIVIDE, "examples.failure.divide", "FAILED", "1"]
+    assert line.endswith("ZeroDivisionError: division by zero")
+    bare = run_cli("workflow.tasks", "--no-header", "vcr-failed").stdout.splitlines()
+    assert [row.split() for row in bare] == [line.split()]
 
 
 def test_profile(run_cli):
@@ -209,8 +251,10 @@ def test_profile(run_cli):
     assert rows[0]["running"] >= rows[1]["running"]
     assert all(0 < row["percentage"] <= 100 for row in rows)
     assert sum(row["percentage"] for row in rows) <= 100
-    table = run_cli("workflow.profile", "vcr-finished").stdout.splitlines()
+    table = run_cli("workflow.profile", "--no-header", "vcr-finished").stdout.splitlines()
     assert len(table) == 2 and all("█" in line for line in table)
+    summary = run_cli("workflow.profile", "vcr-finished").stdout.splitlines()[0]
+    assert summary.startswith("wall ") and "longest path" in summary
 
 
 def test_history(run_cli):
@@ -218,7 +262,7 @@ def test_history(run_cli):
     assert [e["eventId"] for e in events] == list(range(1, len(events) + 1))
     assert events[0]["eventType"] == "WorkflowExecutionStarted"
     assert events[-1]["eventType"] == "WorkflowExecutionCompleted"
-    raw = run_cli("workflow.history", "--raw", "vcr-finished").stdout.splitlines()
+    raw = run_cli("workflow.history", "--raw", "--no-header", "vcr-finished").stdout.splitlines()
     assert len(raw) == len(events)
 
 
@@ -227,8 +271,36 @@ def test_activity_rerun(run_cli):
     assert json.loads(result.stdout) == 2
 
 
+def test_task_info(run_cli):
+    detail = as_json(run_cli, "task.info", "vcr-finished", runs.INCREMENT)
+    assert (detail["state"], detail["attempts"], detail["result"]) == ("COMPLETED", 2, 2)
+    assert [a["state"] for a in detail["attempt_list"]] == ["FAILED", "COMPLETED"]
+    assert detail["attempt_list"][0]["error"] == "ConnectionError: flaky"
+    assert detail["attempt_list"][0]["worker"] == "hand-worker"
+
+
+def test_filter(run_cli):
+    rows = as_json(run_cli, "workflow.filter", "--status", "failed")
+    assert [row["workflow_id"] for row in rows] == ["vcr-failed"]
+    rows = as_json(run_cli, "workflow.filter", "--status", "all", "--workflow-id-prefix",
+                   "vcr-f", "--limit", "1")
+    assert len(rows) == 1 and rows[0]["workflow_id"] in ("vcr-finished", "vcr-failed")
+
+
 def test_unknown_workflow_and_run_ids(run_cli):
     line = one_line_error(run_cli("workflow.info", "vcr-never", code=2))
     assert "'vcr-never'" in line
     line = one_line_error(run_cli("workflow.tasks", "vcr-finished", "no-such-run", code=2))
     assert "no-such-run" in line
+
+
+@pytest.mark.vcr(record_mode="none")
+def test_a_request_the_recording_lacks_is_reported_as_such(run_cli, cassette_misses):
+    """This test has no cassette: its one request is refused, and the refusal is noted, so
+    `run_cli` can say the recording no longer matches instead of the CLI's "Cannot reach"."""
+    result = CliRunner().invoke(cli, ["workflow.info", "--domain", DOMAIN, "vcr-finished"],
+                                catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "Cannot reach" in result.stderr  # what a user would have seen
+    assert len(cassette_misses) == 1
+    assert cassette_misses[0].startswith("SimpleWorkflowService.ListOpenWorkflowExecutions")

@@ -244,3 +244,31 @@ def test_execution_timeout_comes_from_the_class_or_the_option(aws_env, swf_domai
         domain=swf_domain, execution={"workflowId": workflow_id, "runId": run_id},
     )["executionConfiguration"]
     assert config["executionStartToCloseTimeout"] == expected
+
+
+def test_identities_given_on_the_command_line_are_recorded(aws_env, swf_domain):
+    """What deploy/ does: each pod passes its name as --identity; operators read it back."""
+    procs = [
+        spawn(aws_env, "decider.start", "--domain", swf_domain, "--identity", "decider-pod-1",
+              "examples.basic.BasicWorkflow"),
+        spawn(aws_env, "worker.start", "--domain", swf_domain, "--task-list", "quickstart",
+              "--module", "examples.basic", "--identity", "worker-pod-1"),
+    ]
+    try:
+        done = replayflow(aws_env, "workflow.start", "--domain", swf_domain, "--workflow-id",
+                          "with-identities", "examples.basic.BasicWorkflow", "--input", "[1]",
+                          "--wait")
+        assert done.returncode == 0, done.stderr
+    finally:
+        for proc in procs:
+            kill(proc)
+    history = json.loads(replayflow(aws_env, "--format", "json", "workflow.history",
+                                    "--domain", swf_domain, "with-identities").stdout)
+    deciders = {e["decisionTaskStartedEventAttributes"]["identity"] for e in history
+                if e["eventType"] == "DecisionTaskStarted"}
+    assert deciders == {"decider-pod-1"}
+    tasks = json.loads(replayflow(aws_env, "--format", "json", "workflow.tasks", "--domain",
+                                  swf_domain, "with-identities").stdout)
+    detail = json.loads(replayflow(aws_env, "--format", "json", "task.info", "--domain",
+                                   swf_domain, "with-identities", tasks[0]["task_id"]).stdout)
+    assert [a["worker"] for a in detail["attempt_list"]] == ["worker-pod-1"]

@@ -264,11 +264,12 @@ def test_result_problems_fail_the_task_with_the_reason(
 
 
 def test_heartbeats_keep_a_long_activity_alive(backend: SwfBackend, task_list: str) -> None:
-    """heartbeatTimeout 1 s, the activity runs 2.5 s without heartbeating: only the worker's own
-    heartbeats keep moto from timing it out (moto does enforce heartbeat timeouts)."""
+    """heartbeatTimeout 3 s, the activity runs 5 s without heartbeating: only the worker's own
+    heartbeats keep moto from timing it out (moto does enforce heartbeat timeouts). A heartbeat
+    every 0.5 s leaves 2.5 s of slack, which a loaded 2-core machine keeps."""
     run = Run(backend, task_list)
-    activity_id = run.schedule(activities.slow_quiet, 2.5)
-    with running_worker(backend, task_list):
+    activity_id = run.schedule(activities.slow_quiet, 5)
+    with running_worker(backend, task_list, heartbeat=0.5):
         outcome = run.outcome(activity_id)
     assert outcome["type"] == "ActivityTaskCompleted", outcome
 
@@ -350,19 +351,24 @@ def _alive(pid: int) -> bool:
         return False
 
 
-@pytest.mark.parametrize("grace, expected", [("10", "completed"), ("0.2", "failed")])
+# Margins a loaded machine keeps: 28.5 s between the activity's end and the end of the grace
+# period in the first case, 24.8 s between the end of the grace period and the activity's end
+# in the second (the test takes as long as the activity, or the grace period, whichever ends
+# first).
+@pytest.mark.parametrize("grace, seconds, expected", [("30", 1.5, "completed"),
+                                                      ("0.2", 25, "failed")])
 def test_sigterm_lets_the_activity_finish_within_grace(
     backend: SwfBackend, task_list: str, aws_env: dict[str, str], tmp_path: Path,
-    grace: str, expected: str,
+    grace: str, seconds: float, expected: str,
 ) -> None:
     run = Run(backend, task_list)
     started = tmp_path / "started"
-    activity_id = run.schedule(activities.sleep_then, 1.5, str(started))
+    activity_id = run.schedule(activities.sleep_then, seconds, str(started))
     proc = worker_process(backend.domain, task_list, aws_env, "--grace-period", grace)
     try:
         wait_for(started.exists, "the activity to start")
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import boto3
@@ -418,3 +419,26 @@ ANY_REGISTRATION = {
     "defaultTaskStartToCloseTimeout": ANY, "defaultTaskScheduleToCloseTimeout": ANY,
     "defaultTaskHeartbeatTimeout": ANY,
 }
+
+
+def test_cache_statistics_are_logged_at_info(chain3, caplog):
+    """What the cache did, in one INFO line per interval (every minute by default)."""
+    tasks = tasks_of(chain3)
+    backend = FakeBackend(chain3)
+    backend.polls = list(tasks)
+    decider = Decider(backend, WORKFLOWS, TASK_LIST, sticky=False, pollers=1)
+    decider.stats_interval = 0.1
+    final = (f"decider cache: {len(tasks) - 1} hits, 1 misses (full replays; 0 fetched the "
+             "history), 0 evictions, 0 executions cached")
+    stop = threading.Event()
+    thread = threading.Thread(target=decider.run, args=(stop,), daemon=True)
+    with caplog.at_level(logging.INFO, logger="replayflow.decider"):
+        thread.start()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and final not in caplog.messages:
+            time.sleep(0.05)
+        stop.set()
+        thread.join(10)
+    lines = [m for m in caplog.messages if m.startswith("decider cache:")]
+    assert final in lines, lines
+    assert len(backend.responses()) == len(tasks)

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from replayflow.cli.formatting import ELLIPSIS, TABLE_CELL_WIDTH, render, render_info
+from replayflow.cli.formatting import (
+    ELLIPSIS,
+    MIN_CUT_WIDTH,
+    TABLE_CELL_WIDTH,
+    Duration,
+    format_duration,
+    render,
+    render_info,
+    render_table,
+    terminal_width,
+)
 from replayflow.history import load_history_file
 from replayflow.inspection import execution_info, task_rows
 
@@ -140,3 +150,62 @@ def test_real_history_renders_in_every_format() -> None:
     info = json.loads(render_info(execution_info(events), "json"))
     assert info["status"] == "FAILED"
     assert info["input"] == {"args": [[3, 4]], "kwargs": {"strict": True}}
+
+
+# -- durations and fitting a table to a terminal -----------------------------------------------
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (None, ""), (0, "0ms"), (0.0004, "0ms"), (0.25, "250ms"), (0.9996, "1.0s"), (4.24, "4.2s"),
+    (15.6, "15.6s"), (59.96, "1m00s"), (185, "3m05s"), (3599.6, "1h00m"), (7260, "2h01m"),
+    (90000, "1d01h"), (-1, "0ms"),
+])
+def test_format_duration(seconds, text) -> None:
+    assert format_duration(seconds) == text
+    assert len(text) <= 6
+
+
+def test_durations_read_as_durations_in_tables_and_as_seconds_elsewhere() -> None:
+    rows = [{"task_id": "t", "ran": Duration(185.0)}]
+    assert render(rows, ["task_id", "ran"], "table").split() == ["t", "3m05s"]
+    assert render(rows, ["task_id", "ran"], "csv") == "t,185\n"
+    assert json.loads(render(rows, ["task_id", "ran"], "json")) == [{"task_id": "t",
+                                                                     "ran": 185.0}]
+
+
+FIT_ROWS = [{"id": "i" * 30, "name": "n" * 30, "error": "e" * 40},
+            {"id": "j" * 30, "name": "short", "error": None}]
+
+
+def test_fitting_shrinks_only_cuttable_columns_widest_first() -> None:
+    lines = render_table(FIT_ROWS, ["id", "name", "error"], header=True,
+                         cuttable=("name", "error"), max_width=80).splitlines()
+    assert max(len(line) for line in lines) == 80
+    assert lines[1].startswith("i" * 30 + "  ")  # the id is whole
+    name, error = lines[1][32:].split("  ")
+    assert name.endswith(ELLIPSIS) and error.endswith(ELLIPSIS)
+    assert abs(len(name) - len(error)) <= 1  # the room was shared, widest first
+    assert lines[2].split() == ["j" * 30, "short"]
+
+
+def test_fitting_never_cuts_below_the_floor_nor_an_uncuttable_column() -> None:
+    lines = render_table(FIT_ROWS, ["id", "name", "error"], header=True,
+                         cuttable=("name", "error"), max_width=20).splitlines()
+    assert lines[1] == "i" * 30 + "  " + "n" * (MIN_CUT_WIDTH - 1) + ELLIPSIS + "  " + (
+        "e" * (MIN_CUT_WIDTH - 1) + ELLIPSIS)
+    untouched = render_table(FIT_ROWS, ["id", "name", "error"], header=True,
+                             cuttable=("name", "error"), max_width=200)
+    assert ELLIPSIS not in untouched
+
+
+def test_labels_name_the_header_cells() -> None:
+    out = render_table([{"running": 2.5}], ["running"], header=True,
+                       labels={"running": "running(s)"})
+    assert out.splitlines() == ["running(s)", "       2.5"]
+
+
+def test_terminal_width_comes_from_columns_or_is_unset_when_piped(monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "91")
+    assert terminal_width() == 91
+    monkeypatch.delenv("COLUMNS")
+    monkeypatch.setattr("sys.stdout", io.StringIO())
+    assert terminal_width() is None

@@ -13,9 +13,13 @@ from replayflow.history import HistoryFile, attributes_key, load_history_file
 from replayflow.inspection import (
     decode_field,
     execution_info,
+    find_task,
     gantt_bar,
     profile_rows,
+    profile_summary,
     split_activity_id,
+    task_detail,
+    task_records,
     task_rows,
     workflow_window,
 )
@@ -364,3 +368,85 @@ def test_cancel_requested_and_schedule_failed_activities() -> None:
     nope = rows["activity-examples.basic.nope-4"]
     assert (nope.state, nope.error) == ("SCHEDULE_FAILED", "ACTIVITY_TYPE_DOES_NOT_EXIST")
     assert nope.closed == stamp
+
+
+# -- abandoned tasks, durations, one task, the profile summary ---------------------------------
+
+def test_tasks_open_when_the_run_closed_are_abandoned_at_the_close() -> None:
+    events = load("open.json").events
+    closed = copy.deepcopy(events)
+    last = closed[-1]
+    closed.append({"eventId": last["eventId"] + 1,
+                   "eventTimestamp": last["eventTimestamp"] + timedelta(seconds=5),
+                   "eventType": "WorkflowExecutionTimedOut",
+                   attributes_key("WorkflowExecutionTimedOut"): {"timeoutType": "START_TO_CLOSE",
+                                                                 "childPolicy": "TERMINATE"}})
+    rows = by_id(task_rows(closed))
+    running = rows["activity-examples.basic.slow-2"]
+    waiting = rows["activity-examples.basic.slow-3"]
+    assert (running.state, waiting.state) == ("ABANDONED", "ABANDONED")
+    assert running.closed == waiting.closed == closed[-1]["eventTimestamp"]
+    assert rows["activity-examples.basic.increment-1"].state == "COMPLETED"
+    # durations stop at the close, whatever `now` says
+    records = {r["task_id"]: r for r in task_records(closed, now=last["eventTimestamp"]
+                                                      + timedelta(hours=1))}
+    slow = records["activity-examples.basic.slow-2"]
+    assert slow["ran"] == pytest.approx((closed[-1]["eventTimestamp"]
+                                         - running.started).total_seconds())
+
+
+def test_task_records_add_waited_and_ran_over_attempts() -> None:
+    records = {r["task_id"]: r for r in task_records(load("completed_retry.json").events)}
+    double = records["activity-examples.basic.double-2"]
+    assert (double["waited"], double["ran"]) == (pytest.approx(0.5), pytest.approx(5.0))
+    signals = [r for r in task_records(load("timer_signal_marker_moto.json").events)
+               if r["kind"] in ("signal", "marker")]
+    assert signals and all(r["waited"] is None and r["ran"] is None for r in signals)
+
+
+def test_find_task_by_task_id_or_activity_id() -> None:
+    rows = task_rows(load("completed_retry.json").events)
+    assert find_task(rows, "activity-examples.basic.double-2").attempts == 2
+    assert find_task(rows, "activity-examples.basic.double-2#1").task_id == (
+        "activity-examples.basic.double-2")
+    assert find_task(rows, "activity-examples.basic.double-9") is None
+    assert find_task(rows, "nope#1") is None
+
+
+def test_task_detail_has_every_attempt_with_its_worker_error_and_traceback() -> None:
+    events = load("completed_retry.json").events
+    detail = task_detail(events, "activity-examples.basic.double-2")
+    assert (detail["state"], detail["attempts"], detail["result"]) == ("COMPLETED", 2, 4)
+    assert detail["input"] == {"args": [2], "kwargs": {}}
+    first, second = detail["attempt_list"]
+    assert first["activity_id"] == "activity-examples.basic.double-2#1"
+    assert (first["state"], first["error"]) == ("FAILED", "ConnectionError: upstream reset")
+    assert first["traceback"].rstrip().endswith("ConnectionError: upstream reset")
+    assert first["worker"] == "worker-1@host"
+    assert (first["waited"], first["ran"]) == (pytest.approx(0.25), pytest.approx(1.0))
+    assert (second["state"], second["error"], second["traceback"]) == ("COMPLETED", None, None)
+    assert detail["ran"] == pytest.approx(5.0)
+    assert task_detail(events, "nope") is None
+
+
+def test_profile_summary_of_a_chain_with_a_retry() -> None:
+    summary = profile_summary(load("completed_retry.json").events)
+    assert summary["wall"] == pytest.approx(15.6)
+    assert summary["busy"] == pytest.approx(8.5)  # sequential: the sum of running times
+    assert summary["path"] == ["activity-examples.basic.increment-1",
+                               "activity-examples.basic.double-2",
+                               "activity-examples.basic.increment-3"]
+    assert summary["path_running"] == pytest.approx(8.5)
+    assert summary["path_waiting"] == pytest.approx(1.5)
+    assert summary["longest_path"] == pytest.approx(15.5)
+    assert summary["path_between"] == pytest.approx(15.5 - 8.5 - 1.5)
+
+
+def test_profile_summary_of_parallel_children_and_of_no_tasks() -> None:
+    summary = profile_summary(load("child_workflow.json").events)
+    rows = profile_rows(load("child_workflow.json").events, kinds=("child_workflow",))
+    assert summary["busy"] < sum(r.running for r in rows)  # overlapping time counted once
+    assert summary["busy"] >= max(r.running for r in rows)
+    empty = profile_summary(load("vocab_signals.json").events)
+    assert (empty["tasks"], empty["path"], empty["longest_path"]) == (0, [], 0.0)
+    assert empty["wall"] == pytest.approx(3.25)
