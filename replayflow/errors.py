@@ -170,6 +170,20 @@ class WaitTimedOut(ReplayflowError):
     """Waiting for an execution to close gave up before it closed."""
 
 
+class EventNotApplied(ReplayflowError):
+    """The engine could not apply an event of a history: read a signal's input or a task's
+    result (a bad jumbo reference, JSON nested too deep), or decide at a DecisionTaskStarted.
+
+    The message names the event (which signal, which task) and the error, which is also the
+    exception's `__cause__`. The decider fails the run with it, unless the cause is transient.
+    """
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        self.what = what
+        self.cause = cause
+        super().__init__(f"{what}: {type(cause).__name__}: {cause}")
+
+
 class NonDeterministicWorkflow(ReplayflowError):
     """The history was not produced by the current workflow code.
 

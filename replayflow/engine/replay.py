@@ -34,6 +34,7 @@ from .. import futures as _futures
 from ..activity import Activity
 from ..errors import (
     DependencyFailed,
+    EventNotApplied,
     NonDeterministicWorkflow,
     TaskCancelled,
     TaskFailed,
@@ -288,6 +289,7 @@ class ExecutionState:
         routes = _ROUTES
         no_attributes = _NO_ATTRIBUTES
         last = self.last_event_id  # no handler reads it: kept in a local, stored once
+        event: Any = None
         try:
             for event in events:  # feed(), inlined: runs once per event of every history
                 event_id = event["eventId"]
@@ -297,18 +299,54 @@ class ExecutionState:
                 route = routes.get(event["eventType"])
                 if route is not None:
                     route[0](self, event, event.get(route[1]) or no_attributes)
+        except NonDeterministicWorkflow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - said once, with the event it happened at
+            raise EventNotApplied(self._describe_event(event), exc) from exc
         finally:
             self.last_event_id = last
         return self.decisions()
 
     def feed(self, event: dict) -> None:
-        event_id = event["eventId"]
-        if event_id <= self.last_event_id:
-            return  # already seen (a page overlap or a resent event)
-        self.last_event_id = event_id
-        route = _ROUTES.get(event["eventType"])
-        if route is not None:
-            route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
+        """Feed one event (what `handle` does for each, without making decisions)."""
+        try:
+            event_id = event["eventId"]
+            if event_id <= self.last_event_id:
+                return  # already seen (a page overlap or a resent event)
+            self.last_event_id = event_id
+            route = _ROUTES.get(event["eventType"])
+            if route is not None:
+                route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
+        except NonDeterministicWorkflow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as in _handle
+            raise EventNotApplied(self._describe_event(event), exc) from exc
+
+    def _describe_event(self, event: Any) -> str:
+        """What the engine was doing with `event`, for a person: which signal, which task."""
+        if not isinstance(event, dict):
+            return f"cannot read the history ({event!r} is not an event)"
+        event_type = event.get("eventType")
+        where = f"event {event.get('eventId')}"
+        attrs = event.get(_attr_key(event_type)) if isinstance(event_type, str) else None
+        attrs = attrs if isinstance(attrs, dict) else {}
+        if event_type == "DecisionTaskStarted":
+            return f"cannot decide at {where}"
+        if event_type == "WorkflowExecutionStarted":
+            return f"cannot read the workflow's input ({where})"
+        if event_type == "WorkflowExecutionSignaled":
+            return f"cannot read signal {attrs.get('signalName')!r} ({where})"
+        if event_type == "MarkerRecorded":
+            return f"cannot read marker {attrs.get('markerName')!r} ({where})"
+        task = None
+        if isinstance(event_type, str) and event_type.startswith("ActivityTask"):
+            found = self._by_scheduled_event.get(attrs.get("scheduledEventId", -1))
+            task = found[0] if found else None
+        elif isinstance(event_type, str) and event_type.startswith("ChildWorkflowExecution"):
+            task = self._child_of(attrs)
+        if task is not None:
+            return f"cannot read what became of task {task.task_id} ({where}, {event_type})"
+        return f"cannot apply {where} ({event_type})"
 
     def decisions(self) -> list[dict]:
         """The batch to send for the current decision task (at most `max_decisions`)."""
@@ -442,7 +480,11 @@ class ExecutionState:
         progressed = False
         for future, step in list(self._drivers):
             if not future.done:
-                progressed |= step()
+                try:
+                    progressed |= step()
+                except Exception as exc:  # noqa: BLE001 - a step that raises fails its canvas
+                    future._set_exception(exc)  # run() sees it where it reads that future
+                    progressed = True
         self._drivers = [d for d in self._drivers if not d[0].done]
         return progressed
 
@@ -507,7 +549,7 @@ class ExecutionState:
             }
             self._add_fail(full, details)
             return
-        except Exception as exc:  # noqa: BLE001 - any error in run() fails the workflow
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any error in run() fails it
             self._fail_from_exception(exc)
             return
         unobserved = self.unobserved_failures()
@@ -548,7 +590,9 @@ class ExecutionState:
         return out
 
     def _fail_unobserved(self, unobserved: list[Future]) -> None:
-        errors = [str(f._exception) for f in unobserved]
+        errors = [str(f._exception) if isinstance(f._exception, TaskFailed | TaskCancelled)
+                  else f"{f.task_id or 'a task'} failed: {type(f._exception).__name__}: "
+                  f"{f._exception}" for f in unobserved]
         if len(errors) == 1:
             reason = f"run() returned without looking at a failed task: {errors[0]}"
         else:
@@ -677,7 +721,11 @@ class ExecutionState:
         self._waiting_deps = [t for t in self._waiting_deps if t not in ready]
         for task in ready:
             deps, task.deps = task.deps or [], None
-            self._start_task(task, deps)
+            try:
+                self._start_task(task, deps)
+            except Exception as exc:  # noqa: BLE001 - what submit() would have raised in run()
+                if not task.future.done:
+                    task.future._set_exception(exc)
         return True
 
     def _schedule_attempt(self, task: ActivityTask) -> None:

@@ -60,3 +60,18 @@ class SignalWaitWorkflow(Workflow):
 
     def run(self):
         return self.wait_signal("go").result
+
+
+class CancelFiredTimerWorkflow(Workflow):
+    """Cancels a one-second deadline when signalled: if the timer fired while that decision was
+    in flight, SWF answers the CancelTimer with CancelTimerFailed (moto: without a timerId)."""
+
+    name = "failures-cancel-fired-timer"
+    task_list = "failure-deciders"
+
+    def run(self):
+        deadline = self.start_timer("deadline", 1)
+        self.wait_signal("go").result  # noqa: B018
+        cancelled = self.cancel_timer("deadline")
+        self.sleep(0)  # one more decision task, which carries the CancelTimerFailed
+        return {"cancelled": cancelled, "deadline": deadline.state}
