@@ -17,7 +17,8 @@ import math
 import re
 from typing import Any
 
-MAX_NAME_LENGTH = 256
+from .naming import MAX_ID_LENGTH as MAX_NAME_LENGTH
+
 MAX_VERSION_LENGTH = 64
 MAX_RUN_ID_LENGTH = 64
 #: SWF durations are strings of at most 8 digits.

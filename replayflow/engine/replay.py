@@ -43,8 +43,9 @@ from ..errors import (
 )
 from ..futures import Future
 from ..history import gc_paused
+from ..naming import activity_id as _activity_id
+from ..naming import fit_id
 from ..validation import (
-    MAX_NAME_LENGTH,
     MAX_RUN_ID_LENGTH,
     check_child_options,
     check_name,
@@ -730,7 +731,7 @@ class ExecutionState:
 
     def _schedule_attempt(self, task: ActivityTask) -> None:
         task.attempt += 1
-        activity_id = _fit_id(task.task_id, f"#{task.attempt}")
+        activity_id = _activity_id(task.task_id, task.attempt)
         self._by_activity_id[activity_id] = (task, task.attempt)
         task.open_activity_id = activity_id
         self._pending.append(Command(("activity", activity_id), None, task, task.attempt))
@@ -825,7 +826,7 @@ class ExecutionState:
             if isinstance(policy, RetryNow):
                 self._retry_due.append(task)
             elif isinstance(policy, RetryAfter):
-                timer = self.start_timer(_fit_id(f"retry-{task.task_id}", f"-{task.attempt}"),
+                timer = self.start_timer(fit_id(f"retry-{task.task_id}", f"-{task.attempt}"),
                                          policy.seconds, "RetryAfter")
                 timer._add_done_callback(lambda _f, task=task: self._retry_due.append(task))
             elif isinstance(policy, Ignore):
@@ -869,7 +870,7 @@ class ExecutionState:
         cls = task.workflow_cls
         opts = task.options
         base_id = opts.get("workflow_id") or f"{self.workflow_id}--{task.task_id}"
-        workflow_id = _fit_id(base_id, "" if task.attempt == 1 else f"--{task.attempt}")
+        workflow_id = fit_id(base_id, "" if task.attempt == 1 else f"--{task.attempt}")
         task.workflow_id = workflow_id
         attrs: dict[str, Any] = {
             "workflowType": {"name": cls.type_name(), "version": cls.version},
@@ -1362,16 +1363,6 @@ class ExecutionState:
             del self._awaiting[key]
         self.closed = True
         self.close_status = event["eventType"]
-
-
-def _fit_id(base: str, suffix: str) -> str:
-    """`base + suffix`, or, over SWF's 256 characters, its start, a digest of the whole (so it
-    stays unique) and the suffix (an attempt number, at most 13 characters, stays readable)."""
-    full = base + suffix
-    if len(full) <= MAX_NAME_LENGTH:
-        return full
-    digest = hashlib.sha1(full.encode()).hexdigest()[:12]
-    return f"{full[:230]}~{digest}{suffix}"  # 230: the cut activity ids have always had
 
 
 def _copy_outcome(source: Future, target: Future) -> None:

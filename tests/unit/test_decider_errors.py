@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from typing import Any
 
@@ -25,10 +26,10 @@ import pytest
 from support.failure_workflows import SignalWaitWorkflow
 from support.workflows import ChainWorkflow
 
-from replayflow.backends.memory import MemoryBackend
 from replayflow.backends.swf import translate_error
 from replayflow.decider import Decider, is_transient
 from replayflow.errors import ExecutionNotFound, UserError
+from replayflow.local import LocalRunner
 
 WORKFLOWS = {ChainWorkflow.type_name(): ChainWorkflow,
              SignalWaitWorkflow.type_name(): SignalWaitWorkflow}
@@ -109,14 +110,14 @@ def decision_tasks(events: list[dict], *, sticky: bool = False) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def chain2() -> list[dict]:
-    result = MemoryBackend(max_workers=2).run(ChainWorkflow, [2])
+    result = LocalRunner(max_workers=2).run(ChainWorkflow, [2])
     assert result.ok, result.reason
     return result.execution.events
 
 
 def signalled_with(value: str) -> list[dict]:
     """A SignalWaitWorkflow history whose signal "go" carries `value` as its raw input."""
-    backend = MemoryBackend(max_workers=2)
+    backend = LocalRunner(max_workers=2)
     execution = backend.start(SignalWaitWorkflow, workflow_id="sig")
     backend.signal("sig", "go", {"n": 1})
     assert backend.run_until_closed(execution).ok
@@ -129,7 +130,7 @@ def signalled_with(value: str) -> list[dict]:
 
 def deep_input(depth: int) -> list[dict]:
     """A ChainWorkflow history whose input is a list nested `depth` deep."""
-    result = MemoryBackend(max_workers=2).run(ChainWorkflow, [0])
+    result = LocalRunner(max_workers=2).run(ChainWorkflow, [0])
     events = result.execution.events
     nested = "[" * depth + "]" * depth
     events[0]["workflowExecutionStartedEventAttributes"]["input"] = f'{{"args":[{nested}]}}'
@@ -170,10 +171,10 @@ PATHS = {
     # decoding events
     "signal with a bad jumbo reference": (
         "signal-bad-reference", None, [], "full", "failed",
-        "decider: cannot read signal 'go' (event 5): JumboFieldError: malformed jumbo-field"),
+        r"decider: cannot read signal 'go' \(event \d+\): JumboFieldError: malformed jumbo-field"),
     "input nested deeper than Python recurses": (
         "deep-input", None, [], "full", "failed",
-        "decider: cannot read the workflow's input (event 1): RecursionError"),
+        r"decider: cannot read the workflow's input \(event 1\): RecursionError"),
     # preparing the decisions
     "type registration, server error once": (
         "chain", "register_activity_type", [SERVER_ERROR], "full", "answered", None),
@@ -212,7 +213,7 @@ def test_each_exception_path_behaves_as_its_kind(path, chain2):
     assert kind_of(backend) == kind, backend.responses
     if kind == "failed":
         attrs = fail_attributes(backend)
-        assert attrs["reason"].startswith(reason[:200]), attrs["reason"]
+        assert re.match(reason, attrs["reason"]), attrs["reason"]
         details = json.loads(attrs["details"])
         assert "Traceback (most recent call last)" in details["traceback"]
     assert not decider.cache or kind == "answered"
@@ -239,7 +240,7 @@ def test_an_error_in_run_fails_the_run_through_the_engine(chain2):
     the engine answers with FailWorkflowExecution itself."""
     from support.failure_workflows import EmptyTimerIdWorkflow
 
-    result = MemoryBackend(max_workers=2).run(EmptyTimerIdWorkflow)
+    result = LocalRunner(max_workers=2).run(EmptyTimerIdWorkflow)
     backend = ScriptedBackend(result.execution.events)
     decider = Decider(backend, {EmptyTimerIdWorkflow.type_name(): EmptyTimerIdWorkflow}, "d")
     decider.process(decision_tasks(result.execution.events)[0])
@@ -265,3 +266,30 @@ def test_a_failure_that_cannot_be_sent_is_logged_not_raised(chain2, caplog):
 ])
 def test_what_counts_as_transient(error, transient):
     assert is_transient(error) is transient
+
+
+# --- the same errors in a local run (the real Decider against the in-process service) ----------
+
+def test_locally_a_signal_with_a_bad_reference_fails_the_run_as_on_swf():
+    runner = LocalRunner(max_workers=2)
+    run = runner.start(SignalWaitWorkflow, workflow_id="bad-signal")
+    runner.service.signal("bad-signal", "go", "replayflow+s3://broken", None)
+    result = runner.run_until_closed(run)
+    assert result.status == "FAILED"
+    assert re.match(r"decider: cannot read signal 'go' \(event \d+\): JumboFieldError",
+                    result.reason), result.reason
+    assert "Traceback" in result.details["traceback"]
+
+
+def test_locally_an_input_nested_too_deep_fails_the_run_as_on_swf():
+    """Any SWF client can start a run with JSON nested deeper than Python reads: the recorded
+    input is replaced before the first decision."""
+    runner = LocalRunner(max_workers=2)
+    run = runner.start(ChainWorkflow, [0], workflow_id="deep")
+    depth = sys.getrecursionlimit() + 100
+    run.events[0]["workflowExecutionStartedEventAttributes"]["input"] = (
+        '{"args":[' + "[" * depth + "]" * depth + "]}")
+    result = runner.run_until_closed(run)
+    assert result.status == "FAILED"
+    assert result.reason.startswith(
+        "decider: cannot read the workflow's input (event 1): RecursionError"), result.reason

@@ -11,8 +11,8 @@ import pytest
 from support.failure_workflows import EmptyMarkerNameWorkflow, EmptyTimerIdWorkflow
 
 from replayflow import Workflow, activity, policy
-from replayflow.backends.memory import MemoryBackend
 from replayflow.history import attributes
+from replayflow.local import LocalRunner
 from replayflow.validation import check_name, check_seconds
 
 
@@ -73,7 +73,7 @@ class BadCall(Workflow):
 
 @pytest.mark.parametrize("call", sorted(CALLS))
 def test_a_call_swf_would_refuse_raises_inside_run(call):
-    result = MemoryBackend(max_workers=2).run(BadCall, [call])
+    result = LocalRunner(max_workers=2).run(BadCall, [call])
     assert result.ok, result.reason
     assert result.result["raised"] == "ValueError"
     assert CALLS[call][1] in result.result["message"]
@@ -90,7 +90,7 @@ def test_a_call_swf_would_refuse_raises_inside_run(call):
 ])
 def test_left_unhandled_it_fails_the_run_with_its_traceback(cls, message):
     """The workflows the moto test runs through `standalone` fail the same way there."""
-    result = MemoryBackend(max_workers=2).run(cls)
+    result = LocalRunner(max_workers=2).run(cls)
     assert result.status == "FAILED"
     assert result.reason == message
     assert "failure_workflows.py" in result.details["traceback"]
@@ -158,7 +158,7 @@ class FractionalTimers(Workflow):
 
 
 def test_a_fraction_of_a_second_waits_a_whole_second_and_zero_stays_zero():
-    result = MemoryBackend(max_workers=2).run(FractionalTimers, [f"key-{id(object())}"])
+    result = LocalRunner(max_workers=2).run(FractionalTimers, [f"key-{id(object())}"])
     assert result.ok, result.reason
     assert result.result == {"deadline": None, "attempts": 2}
     timers = {attributes(e)["timerId"]: attributes(e)["startToFireTimeout"]

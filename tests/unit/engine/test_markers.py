@@ -9,10 +9,10 @@ import copy
 from support.history_model import assert_valid_history
 
 from replayflow import Workflow, activity
-from replayflow.backends.memory import MemoryBackend
 from replayflow.decider import Decider
 from replayflow.engine.replay import ExecutionState
 from replayflow.history import attributes
+from replayflow.local import LocalRunner
 
 
 @activity.with_attributes(task_list="markers", version="1")
@@ -48,7 +48,7 @@ EXPECTED = [
 
 
 def test_markers_of_the_current_decision_are_listed_in_order():
-    result = MemoryBackend(max_workers=2).run(Noting)
+    result = LocalRunner(max_workers=2).run(Noting)
     assert result.ok, result.reason
     assert result.result == EXPECTED
     recorded = [attributes(e)["markerName"] for e in result.execution.events
@@ -57,7 +57,7 @@ def test_markers_of_the_current_decision_are_listed_in_order():
 
 
 def test_a_cached_state_and_a_full_replay_list_the_same_markers():
-    events = MemoryBackend(max_workers=2).run(Noting).execution.events
+    events = LocalRunner(max_workers=2).run(Noting).execution.events
 
     class History:
         def get_workflow_execution_history(self, *args, **kwargs):
@@ -90,7 +90,7 @@ class NotingOnce(Workflow):
 def test_a_marker_swf_refused_leaves_the_list():
     """RecordMarkerFailed (SWF's OPERATION_NOT_PERMITTED): the marker is not in the history, so
     it is not listed either, from that event on."""
-    events = MemoryBackend(max_workers=2).run(NotingOnce).execution.events
+    events = LocalRunner(max_workers=2).run(NotingOnce).execution.events
     failed = copy.deepcopy(events)
     for event in failed:
         if event["eventType"] == "MarkerRecorded":
