@@ -3,6 +3,9 @@ returns, naming the task and the error; looking at it in any way (or handing it 
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from support.failure_workflows import SwallowedFailureWorkflow, echo, explode
 
@@ -187,3 +190,40 @@ def test_the_shared_workflow_fails_locally():
     result = LocalRunner(max_workers=4).run(SwallowedFailureWorkflow, ["lost"])
     assert result.status == "FAILED"
     assert "lost exploded" in result.reason and explode.name in result.reason
+
+
+class Napping(Workflow):
+    name = "unobserved-napping-child"
+
+    def run(self):
+        self.sleep(30)
+        return "woke up"
+
+
+class WaitsForItsChild(Workflow):
+    name = "unobserved-waits-for-child"
+
+    def run(self):
+        futures.wait(self.submit(Napping, __workflow_id="napping-child"))
+        return "returned"
+
+
+def test_a_cancellation_the_workflow_did_not_ask_for_is_not_swallowed():
+    """Someone else cancels the child: the parent's future is CANCELLED, which run() never
+    looked at. (A cancellation the workflow asked for, with .cancel(), is no surprise.)"""
+    runner = LocalRunner(max_workers=2)
+    run = runner.start(WaitsForItsChild, workflow_id="waits-for-child")
+
+    def cancel_the_child_once_it_runs() -> None:
+        deadline = time.monotonic() + 30
+        while "napping-child" not in runner.executions and time.monotonic() < deadline:
+            time.sleep(0.01)
+        runner.request_cancel("napping-child")
+
+    canceller = threading.Thread(target=cancel_the_child_once_it_runs)
+    canceller.start()
+    result = runner.run_until_closed(run)
+    canceller.join()
+    assert result.status == "FAILED"
+    assert result.reason == ("run() returned without looking at a failed task: "
+                             f"workflow-{Napping.type_name()}-1 was cancelled")
