@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .activity import Activity, as_activity
-from .engine.replay import DECLARED_PRIORITY
 from .futures import Future
 
 if TYPE_CHECKING:
@@ -96,8 +95,7 @@ class Workflow:
             return self._execution.submit_activity(fn, args, kwargs)
         kwargs, options = _split_options(kwargs)
         if type(fn) is Activity:
-            return self._execution.submit_activity(fn, args, kwargs,
-                                                   options.get("priority", DECLARED_PRIORITY))
+            return self._submit_activity(fn, args, kwargs, options)
         if isinstance(fn, type) and issubclass(fn, Workflow):
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)
@@ -108,8 +106,13 @@ class Workflow:
                     "object already holds its tasks' arguments"
                 )
             return submit_to(self)
-        return self._execution.submit_activity(as_activity(fn), args, kwargs,
-                                               options.get("priority", DECLARED_PRIORITY))
+        return self._submit_activity(as_activity(fn), args, kwargs, options)
+
+    def _submit_activity(self, fn: Activity, args: tuple, kwargs: dict,
+                         options: dict[str, Any]) -> Future:
+        if "priority" in options:  # given, even as None (no priority): it wins
+            return self._execution.submit_activity(fn, args, kwargs, options["priority"])
+        return self._execution.submit_activity(fn, args, kwargs)  # the declared priority
 
     def map(self, fn: Callable[..., Any], iterable: Iterable[Any], **kwargs: Any) -> list[Future]:
         """Submit `fn(item)` for each item; returns the futures in order."""
