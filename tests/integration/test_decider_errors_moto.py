@@ -21,6 +21,8 @@ from replayflow.client import start_execution, wait_for_close
 from replayflow.decider import Decider
 from replayflow.history import attributes
 
+pytestmark = pytest.mark.integration
+
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO = TESTS_DIR.parent
 DEADLINE = 60
