@@ -4,8 +4,9 @@
     # prints {"processed": ["A", "B", "C"], "markers": [["progress", {"done": 1, "of": 3}], ...]}
 
 `self.record_marker(name, details)` is a RecordMarker decision: the marker shows up in
-`replayflow workflow.tasks`/history output, and `self.list_markers()` lists the markers whose
-MarkerRecorded event is in the history (so one appears from the next decision on).
+`replayflow workflow.tasks`/history output, and `self.list_markers()` lists every marker this run
+recorded, oldest first, from the moment it is recorded (its MarkerRecorded event may still be to
+come).
 """
 
 from replayflow import Workflow, activity
@@ -26,6 +27,5 @@ class MarkerWorkflow(Workflow):
         for done, item in enumerate(items, 1):
             processed.append(self.submit(process, item).result)
             self.record_marker("progress", {"done": done, "of": len(items)})
-        self.sleep(0)  # one more decision, so the last marker is in the history too
         return {"processed": processed,
                 "markers": [[m.name, m.details] for m in self.list_markers()]}

@@ -14,7 +14,6 @@ import functools
 import importlib
 import inspect
 import logging
-import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -22,6 +21,14 @@ from types import ModuleType
 from typing import Any
 
 from .errors import ActivityNotFound
+from .validation import (
+    MAX_VERSION_LENGTH,
+    check_name,
+    check_priority,
+    check_retry,
+    check_seconds,
+    whole_seconds,
+)
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +41,16 @@ def _timeout(value: float | int | None) -> str:
     shorter than asked for would fail work that keeps within it."""
     if value is None:
         return "NONE"
-    return str(max(0, math.ceil(value)))
+    return str(whole_seconds(value))
 
 
 def _check_timeouts(**timeouts: float | int | None) -> None:
     for option, value in timeouts.items():
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-            raise ValueError(f"{option} must be a number of seconds above 0, or None for no "
-                             f"limit; got {value!r}")
+        if value is not None:
+            try:
+                check_seconds(option, value, zero_ok=False)
+            except ValueError as exc:
+                raise ValueError(f"{exc} (or None for no limit)") from None
 
 
 @dataclass(eq=False)
@@ -125,8 +132,12 @@ def with_attributes(
     """
     if callable(name):  # used bare: @activity.with_attributes
         return with_attributes()(name)  # type: ignore[return-value]
-    if retry < 0:
-        raise ValueError("retry must be >= 0")
+    check_retry(retry)
+    check_priority(priority)
+    if name is not None:
+        check_name("activity name", name)
+    check_name("activity version", str(version), max_length=MAX_VERSION_LENGTH)
+    check_name("activity task list", task_list)
     _check_timeouts(start_to_close_timeout=start_to_close_timeout,
                     schedule_to_start_timeout=schedule_to_start_timeout,
                     schedule_to_close_timeout=schedule_to_close_timeout,
@@ -135,6 +146,8 @@ def with_attributes(
     def decorate(func: Callable[..., Any]) -> Activity:
         if isinstance(func, Activity):
             func = func.func
+        if name is None:
+            check_name("activity name", function_name(func))
         return _declare(Activity(
             func=func,
             name=name or function_name(func),

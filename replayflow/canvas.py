@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import TaskCancelled
-from .futures import RUNNING, Future
+from .errors import GroupFailed, TaskCancelled
+from .futures import CANCELLED, RUNNING, Future
 
 if TYPE_CHECKING:
     from .workflow import Workflow
@@ -73,8 +73,9 @@ def _check_members(kind: str, tasks: tuple) -> tuple:
 class Group(_Task):
     """Run tasks in parallel, at most `max_parallel` at once; the result is their results in order.
 
-    Every member runs even if one fails; the group then fails with the first failure (in member
-    order). A member whose activity has raises_on_failure=False contributes None instead.
+    Every member runs even if one fails; the group then fails with `errors.GroupFailed` (a
+    TaskFailed), which carries every member's failure in member order: "k of n tasks failed:
+    ...". A member whose activity has raises_on_failure=False contributes None instead.
     """
 
     def __init__(self, *tasks: _Task, max_parallel: int | None = None) -> None:
@@ -94,8 +95,11 @@ class Chain(_Task):
     """Run tasks one after the other; the result is the list of their results.
 
     With `send_result`, each task after the first gets the previous result as an extra last
-    positional argument. With `break_on_failure` (the default) the first failure stops the chain
-    and fails its future; without, a failed task contributes None and the chain goes on.
+    positional argument. With `break_on_failure` (the default) the first failed task stops the
+    chain: a failure that raises (or a cancellation) fails the chain's future with it; a quiet
+    failure (an activity with raises_on_failure=False) ends the chain successfully, with the
+    results so far and None for the failed task (`[None]` if the first one failed). Without
+    `break_on_failure`, a failed task contributes None and the chain goes on.
     """
 
     def __init__(self, *tasks: _Task, send_result: bool = False,
@@ -142,7 +146,8 @@ def _outcome(future: Future) -> tuple[BaseException | None, Any]:
     exc = future._exception
     if exc is None:
         return None, future._result
-    if future.cancelled or future._raises:
+    future._carried()  # the composite now answers for this failure
+    if future.state == CANCELLED or future._raises:
         return exc, None
     return None, None  # raises_on_failure=False: the failure reads as None
 
@@ -200,14 +205,15 @@ class _GroupRun(_CompositeRun):
                 running += 1
         if len(started) == len(self.tasks) and running == 0:
             results = []
-            failure = None
+            failures = []
             for member in started:
                 exc, value = _outcome(member)
-                if exc is not None and failure is None:
-                    failure = exc
+                if exc is not None:
+                    failures.append(exc)
                 results.append(value)
-            if failure is not None:
-                self.future._set_exception(failure)
+            if failures:
+                self.future._set_exception(
+                    GroupFailed(self.future.task_id, failures, len(self.tasks)))
             else:
                 self.future._set_result(results)
             progressed = True
@@ -237,6 +243,10 @@ class _ChainRun(_CompositeRun):
                         return True
                     self.results.append(value)
                     progressed = True
+                    if chain.break_on_failure and current._exception is not None:
+                        # A quiet failure stops the chain too, which ends with the results so far.
+                        self.future._set_result(self.results)
+                        return True
             index = len(self.started)
             if index == len(chain.tasks):
                 self.future._set_result(self.results)

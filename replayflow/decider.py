@@ -18,6 +18,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -28,7 +29,12 @@ from . import encoding, jumbo
 from .backends.base import default_identity, error_code
 from .client import register_workflows
 from .engine.replay import ExecutionState
-from .errors import NonDeterministicWorkflow, PayloadTooLarge, ReplayflowError
+from .errors import (
+    EventNotApplied,
+    NonDeterministicWorkflow,
+    PayloadTooLarge,
+    ReplayflowError,
+)
 from .naming import decision_attributes_key
 from .polling import PollSpacer
 
@@ -46,6 +52,16 @@ POLL_ERROR_FIRST_DELAY = 1.0
 POLL_ERROR_MAX_DELAY = 30.0
 #: Seconds between two INFO lines on what the cache did (an operator's view of affinity).
 STATS_LOG_INTERVAL = 60.0
+TRANSIENT_RETRIES = 4
+TRANSIENT_FIRST_DELAY = 0.5
+TRANSIENT_MAX_DELAY = 4.0
+#: AWS error codes that mean "not now": throttling (as in backends/swf.py) and the service's
+#: own failures.
+TRANSIENT_CODES = frozenset({
+    "ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException",
+    "InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable",
+    "ServiceUnavailableException", "RequestTimeout", "RequestTimeoutException", "SlowDown",
+})
 
 #: Decision attribute fields that may carry a jumbo payload, by decision type.
 _JUMBO_FIELDS: dict[str, tuple[str, ...]] = {
@@ -72,8 +88,6 @@ _CLOSE_DECISIONS = frozenset({
     "CancelWorkflowExecution",
     "ContinueAsNewWorkflowExecution",
 })
-#: Client errors that will be the same on every retry: answer with a failure instead.
-_PERMANENT_CODES = frozenset({"ValidationException", "SerializationException"})
 
 
 def sticky_task_list(task_list: str, identity: str | None = None) -> str:
@@ -89,7 +103,10 @@ def fail_decision(reason: str, details: Any = None) -> dict[str, Any]:
     attrs: dict[str, Any] = {"reason": short}
     if details is not None or full is not None:
         payload = details if isinstance(details, dict) else {"details": details}
-        attrs["details"] = encoding.dumps({**payload, "reason": reason})
+        text = encoding.dumps({**payload, "reason": reason})
+        if len(text) > encoding.MAX_DETAILS:  # sent as is (never through prepare): it must fit
+            text = encoding.shrink_details(text, encoding.MAX_DETAILS)
+        attrs["details"] = text
     return {"decisionType": "FailWorkflowExecution",
             "failWorkflowExecutionDecisionAttributes": attrs}
 
@@ -153,6 +170,12 @@ class Decider:
         #: Called with the class of each child workflow type our workflows start, so that its
         #: executions are decided here too (a child's class comes from its parent's own code).
         self.on_child_type: Callable[[type], None] | None = None
+        #: Retries of transient errors while deciding, preparing or answering, with capped
+        #: exponential backoff (about 7 s in all by default, well within a decision task).
+        self.transient_retries = TRANSIENT_RETRIES
+        self.transient_first_delay = TRANSIENT_FIRST_DELAY
+        self.transient_max_delay = TRANSIENT_MAX_DELAY
+        self._non_determinism_logged: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     # ------------------------------------------------------------------ start-up
     def register(self) -> None:
@@ -278,22 +301,33 @@ class Decider:
 
     # ------------------------------------------------------------------ one task
     def process(self, task: dict[str, Any]) -> None:
-        """Handle one polled task and respond to it (or, deliberately, not)."""
+        """Handle one polled task and respond to it (or, deliberately, not).
+
+        Every error is sorted into one of three kinds (see `is_transient`): transient ones are
+        retried here with capped exponential backoff (and, if they last, the task is left to
+        time out and come back); a history the code would not have produced is left to time
+        out, logged once per execution, so that a fixed deploy picks it up; anything else fails
+        the execution at once, with a reason naming the cause and the traceback in details. A
+        deterministic error can never make the decider answer nothing forever.
+        """
         execution = task["workflowExecution"]
-        run_id = execution["runId"]
         self.unanswered_reason = None
         try:
-            decisions = self.handle_task(task)
+            decisions = self._retrying("decide", execution, lambda: self.handle_task(task))
         except NonDeterministicWorkflow as exc:
+            self._drop(execution["runId"])
             self.unanswered_reason = f"the workflow code does not match its history: {exc}"
-            log.error("workflow %s (run %s) does not match its history: %s; not answering, "
-                      "the decision task will time out and be retried once the code is fixed",
-                      execution["workflowId"], run_id, exc)
-            self._drop(run_id)
+            self._log_non_determinism(execution, exc)
             return
-        except Exception:
-            self._drop(run_id)
-            raise
+        except Exception as exc:  # noqa: BLE001 - sorted below: retried, or the run fails
+            self._drop(execution["runId"])
+            if is_transient(exc):
+                self._leave_to_swf("decide for", execution, exc)
+                return
+            cause = str(exc) if isinstance(exc, EventNotApplied) else (
+                f"{type(exc).__name__}: {exc}")
+            self._fail_execution(task, f"decider: {cause}", exc)
+            return
         self.respond(task, decisions)
 
     def respond(self, task: dict[str, Any], decisions: list[dict[str, Any]]) -> None:
@@ -301,31 +335,88 @@ class Decider:
         execution = task["workflowExecution"]
         run_id = execution["runId"]
         try:
-            prepared = self.prepare(decisions)
+            prepared = self._retrying("prepare the decisions of", execution,
+                                      lambda: self.prepare(decisions))
         except PayloadTooLarge as exc:
-            log.error("workflow %s: %s; failing the execution", execution["workflowId"], exc)
             self._drop(run_id)
-            prepared = [fail_decision(f"decider: a decision field is too large: {exc}")]
-        except Exception:
+            self._fail_execution(task, f"decider: a decision field is too large: {exc}")
+            return
+        except Exception as exc:  # noqa: BLE001 - sorted: transient is left, the rest fails
             self._drop(run_id)
-            raise
-        try:
-            self._send(task["taskToken"], prepared)
-        except ReplayflowError as exc:
-            self._drop(run_id)
-            if error_code(exc) not in _PERMANENT_CODES:
-                log.warning("could not answer the decision task of %s: %s",
-                            execution["workflowId"], exc)
+            if is_transient(exc):
+                self._leave_to_swf("prepare the decisions of", execution, exc)
                 return
-            log.error("SWF rejected the decisions for %s: %s; failing the execution",
-                      execution["workflowId"], exc)
-            self._send(task["taskToken"], [fail_decision(
-                f"decider: SWF rejected the decisions: {exc}")])
+            self._fail_execution(
+                task, f"decider: cannot prepare the decisions: {type(exc).__name__}: {exc}", exc)
+            return
+        try:
+            self._retrying("answer the decision task of", execution,
+                           lambda: self._send(task["taskToken"], prepared))
+        except Exception as exc:  # noqa: BLE001 - sorted: transient is left, the rest fails
+            self._drop(run_id)
+            if is_transient(exc):
+                self._leave_to_swf("answer the decision task of", execution, exc)
+                return
+            self._fail_execution(task, f"decider: SWF rejected the decisions: {exc}", exc)
             return
         if prepared and prepared[-1]["decisionType"] in _CLOSE_DECISIONS:  # a close is last
             self._drop(run_id)  # no more decision tasks are coming for this run
             if execution["workflowId"] == self.exit_on_close:
                 self.finished = self._closed(execution["workflowId"], run_id)
+
+    def _retrying(self, what: str, execution: dict[str, Any], call: Callable[[], Any]) -> Any:
+        """`call()`, retried with capped exponential backoff while it fails transiently."""
+        delay = self.transient_first_delay
+        for attempt in range(1, self.transient_retries + 1):
+            try:
+                return call()
+            except Exception as exc:  # noqa: BLE001 - only transient errors are retried
+                if not is_transient(exc):
+                    raise
+                log.warning("could not %s %s (attempt %d): %s; retrying in %.1f s", what,
+                            execution["workflowId"], attempt, exc, delay)
+                self._drop(execution["runId"])  # a retry starts from a clean state
+            time.sleep(delay)
+            delay = min(delay * 2, self.transient_max_delay)
+        return call()
+
+    def _leave_to_swf(self, what: str, execution: dict[str, Any], exc: Exception) -> None:
+        """A transient error outlasted the retries: SWF times the task out and sends it again."""
+        self.unanswered_reason = f"could not {what} it: {exc}"
+        log.warning("could not %s %s: %s; leaving the decision task to SWF (it times out and "
+                    "comes back)", what, execution["workflowId"], exc)
+
+    def _fail_execution(self, task: dict[str, Any], reason: str,
+                        exc: BaseException | None = None) -> None:
+        """Answer with FailWorkflowExecution: `reason` names the cause, details keep the
+        traceback. If even that cannot be sent (the task expired), say so in the log."""
+        execution = task["workflowExecution"]
+        details = None
+        if exc is not None:
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            _short, details = encoding.describe_exception(exc, tb)
+        log.error("workflow %s (run %s): %s; failing the execution", execution["workflowId"],
+                  execution["runId"], reason)
+        try:
+            self._retrying("fail", execution,
+                           lambda: self._send(task["taskToken"], [fail_decision(reason, details)]))
+        except Exception as send_exc:  # noqa: BLE001 - nothing more can be done for this task
+            self.unanswered_reason = f"{reason}; and it could not be failed: {send_exc}"
+            log.error("could not fail workflow %s either: %s", execution["workflowId"], send_exc)
+
+    def _log_non_determinism(self, execution: dict[str, Any], exc: Exception) -> None:
+        """Once per execution and message: SWF brings the task back after every timeout."""
+        key = (execution["runId"], str(exc))
+        if key in self._non_determinism_logged:
+            log.debug("workflow %s (run %s) still does not match its history",
+                      execution["workflowId"], execution["runId"])
+            return
+        self._non_determinism_logged[key] = None
+        while len(self._non_determinism_logged) > max(self.cache_size, DEFAULT_CACHE_SIZE):
+            self._non_determinism_logged.popitem(last=False)
+        log.error("workflow %s (run %s) does not match its history: %s; not answering, the "
+                  "decision task will time out and be retried once the code is fixed",
+                  execution["workflowId"], execution["runId"], exc)
 
     def _closed(self, workflow_id: str, run_id: str) -> bool:
         """Did the close decision close the run? (SWF refuses one that races new events.)"""
@@ -379,7 +470,11 @@ class Decider:
             self.stats.hits += 1
         assert new_events is not None
         self.stats.events_fed += len(new_events)
-        decisions = state.handle(new_events)
+        try:
+            decisions = state.handle(new_events)
+        except BaseException:
+            state.discard()  # half fed: never cached, and its run() is unwound now
+            raise
         if self.on_child_type is not None:
             self._learn_child_types(state, decisions)
         if self.activity_task_list:
@@ -504,4 +599,29 @@ class Decider:
         self._registered.add(key)
 
 
-__all__ = ["DEFAULT_CACHE_SIZE", "Decider", "DeciderStats", "fail_decision", "sticky_task_list"]
+def is_transient(exc: BaseException) -> bool:
+    """Would the same call succeed later? Throttling, a 5xx, a dropped or refused connection, a
+    timeout: anywhere in the exception's chain (our errors keep botocore's as their cause)."""
+    import botocore.exceptions as bexc  # only ever needed on an error path (local runs skip it)
+    import urllib3.exceptions as urllib3_exceptions
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError | bexc.ConnectionError
+                      | bexc.HTTPClientError | urllib3_exceptions.ProtocolError
+                      | urllib3_exceptions.TimeoutError):
+            return True
+        if isinstance(current, bexc.ClientError):
+            code = current.response.get("Error", {}).get("Code")
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+            return code in TRANSIENT_CODES or int(status) >= 500
+        if error_code(current) in TRANSIENT_CODES:  # the in-process service's own errors
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+__all__ = ["DEFAULT_CACHE_SIZE", "Decider", "DeciderStats", "fail_decision", "is_transient",
+           "sticky_task_list"]

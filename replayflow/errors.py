@@ -115,6 +115,29 @@ class DependencyFailed(TaskFailed):
     """A task was never scheduled because a future it took as input failed."""
 
 
+class GroupFailed(TaskFailed):
+    """A canvas Group failed: every member ran, and `failures` holds each member's failure (or
+    cancellation), in member order. Catching TaskFailed catches it too."""
+
+    def __init__(self, task_id: str, failures: list[BaseException], total: int) -> None:
+        self.failures = list(failures)
+        self.total = total
+        summary = "; ".join(str(failure) for failure in self.failures)
+        reason = f"{len(self.failures)} of {total} tasks failed: {summary}"
+        super().__init__(
+            task_id, reason,
+            {"failures": [_failure_summary(failure) for failure in self.failures]},
+            error_type="GroupFailed", message=reason)
+
+    def __reduce__(self):
+        return (GroupFailed, (self.task_id, self.failures, self.total))
+
+
+def _failure_summary(failure: BaseException) -> dict[str, Any]:
+    return {"task_id": getattr(failure, "task_id", None), "reason": str(failure),
+            "type": getattr(failure, "error_type", None) or type(failure).__name__}
+
+
 class TaskCancelled(ReplayflowError):
     """Reading the result of a cancelled future."""
 
@@ -145,6 +168,20 @@ class StuckWorkflow(ReplayflowError):
 
 class WaitTimedOut(ReplayflowError):
     """Waiting for an execution to close gave up before it closed."""
+
+
+class EventNotApplied(ReplayflowError):
+    """The engine could not apply an event of a history: read a signal's input or a task's
+    result (a bad jumbo reference, JSON nested too deep), or decide at a DecisionTaskStarted.
+
+    The message names the event (which signal, which task) and the error, which is also the
+    exception's `__cause__`. The decider fails the run with it, unless the cause is transient.
+    """
+
+    def __init__(self, what: str, cause: BaseException) -> None:
+        self.what = what
+        self.cause = cause
+        super().__init__(f"{what}: {type(cause).__name__}: {cause}")
 
 
 class NonDeterministicWorkflow(ReplayflowError):

@@ -24,12 +24,17 @@ CANCELLED = "CANCELLED"
 
 _DONE_STATES = frozenset({FINISHED, FAILED, CANCELLED})
 
+#: Future._seen: how the workflow took note of a failure (see ExecutionState.unobserved_failures).
+UNSEEN = 0
+CARRIED = 1  # handed on to something that fails in its place (a group, a dependent task)
+OBSERVED = 2  # read by workflow code (.result, .exception, .failed, .cancelled), or cancel()ed
+
 
 class Future:
     """The eventual outcome of a task: an activity, a child workflow, a timer, a signal..."""
 
     __slots__ = ("task_id", "state", "_result", "_exception", "_execution", "_raises",
-                 "_callbacks", "_cancel", "__weakref__")
+                 "_callbacks", "_cancel", "_seen", "__weakref__")
 
     def __init__(self, task_id: str = "", execution: ExecutionState | None = None,
                  raises_on_failure: bool = True) -> None:
@@ -41,6 +46,7 @@ class Future:
         self._raises = raises_on_failure
         self._callbacks: list | None = None
         self._cancel = None
+        self._seen = UNSEEN
 
     def __repr__(self) -> str:
         return f"<Future {self.task_id} {self.state}>"
@@ -55,11 +61,17 @@ class Future:
 
     @property
     def failed(self) -> bool:
-        return self.state == FAILED
+        if self.state == FAILED:
+            self._seen = OBSERVED
+            return True
+        return False
 
     @property
     def cancelled(self) -> bool:
-        return self.state == CANCELLED
+        if self.state == CANCELLED:
+            self._seen = OBSERVED
+            return True
+        return False
 
     @property
     def result(self) -> Any:
@@ -67,6 +79,7 @@ class Future:
         if self.state not in _DONE_STATES:
             self._wait()
         if self._exception is not None:
+            self._seen = OBSERVED
             if self.state == CANCELLED or self._raises:
                 raise self._exception
             return None
@@ -77,12 +90,14 @@ class Future:
         """The failure (or cancellation) of the task, once done; None if it succeeded."""
         if self.state not in _DONE_STATES:
             self._wait()
+        self._seen = OBSERVED
         return self._exception
 
     def cancel(self) -> bool:
         """Ask for the task to be cancelled. A no-op (returns False) once the future is done."""
         if self.done or self._cancel is None:
             return False
+        self._seen = OBSERVED  # the workflow expects this cancellation: not a surprise failure
         return self._cancel(self)
 
     def _wait(self) -> None:
@@ -102,7 +117,14 @@ class Future:
     def _set_exception(self, exc: BaseException) -> None:
         self._exception = exc
         self.state = CANCELLED if isinstance(exc, TaskCancelled) else FAILED
+        if self._execution is not None:
+            self._execution.failed_futures.append(self)  # judged when run() returns
         self._fire()
+
+    def _carried(self) -> None:
+        """Its failure is handed on to something that fails in its place (see CARRIED)."""
+        if self._seen == UNSEEN:
+            self._seen = CARRIED
 
     def _add_done_callback(self, fn) -> None:
         if self.done:

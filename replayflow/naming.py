@@ -29,16 +29,22 @@ def decision_attributes_key(decision_type: str) -> str:
     return decision_type[0].lower() + decision_type[1:] + "DecisionAttributes"
 
 
+def fit_id(base: str, suffix: str = "") -> str:
+    """`base + suffix`, or, over SWF's 256 characters, its start, a digest of the whole (so it
+    stays unique) and the suffix (an attempt number, at most 13 characters, stays readable)."""
+    full = base + suffix
+    if len(full) <= MAX_ID_LENGTH:
+        return full
+    digest = hashlib.sha1(full.encode()).hexdigest()[:12]
+    return f"{full[:230]}~{digest}{suffix}"
+
+
 def activity_id(task_id: str, attempt: int) -> str:
     """`<task_id>#<attempt>`: one activity id per attempt (SWF, and moto, refuse to reuse one).
 
     An id over SWF's 256 characters keeps its start and a digest of the whole, so it stays unique.
     """
-    full = f"{task_id}#{attempt}"
-    if len(full) <= MAX_ID_LENGTH:
-        return full
-    digest = hashlib.sha1(full.encode()).hexdigest()[:12]
-    return f"{full[:230]}~{digest}#{attempt}"
+    return fit_id(task_id, f"#{attempt}")
 
 
 def split_activity_id(activity_id: str) -> tuple[str, int]:
@@ -56,5 +62,6 @@ __all__ = [
     "activity_id",
     "attributes_key",
     "decision_attributes_key",
+    "fit_id",
     "split_activity_id",
 ]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .validation import check_seconds
+
 
 @dataclass(frozen=True)
 class TaskFailure:
@@ -23,9 +25,13 @@ class RetryNow:
 
 @dataclass(frozen=True)
 class RetryAfter:
-    """Schedule another attempt after a durable timer of `seconds`."""
+    """Schedule another attempt after a durable timer of `seconds` (a fraction rounds up to the
+    next whole second, as every SWF timer does)."""
 
     seconds: float
+
+    def __post_init__(self) -> None:
+        check_seconds("RetryAfter seconds", self.seconds, zero_ok=True)
 
 
 @dataclass(frozen=True)

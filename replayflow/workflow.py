@@ -88,13 +88,14 @@ class Workflow:
 
         Futures anywhere in the arguments are data dependencies: the task is scheduled once
         they are all resolved, with their values in their place. `__priority=N` sets the SWF
-        task priority of this one call.
+        task priority of this one call, `__priority=None` sends none (even if the activity
+        declares one); without `__priority`, the activity's declared priority applies.
         """
         if not kwargs and type(fn) is Activity:  # the common case, first
             return self._execution.submit_activity(fn, args, kwargs)
         kwargs, options = _split_options(kwargs)
         if type(fn) is Activity:
-            return self._execution.submit_activity(fn, args, kwargs, options.get("priority"))
+            return self._submit_activity(fn, args, kwargs, options)
         if isinstance(fn, type) and issubclass(fn, Workflow):
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)
@@ -105,8 +106,13 @@ class Workflow:
                     "object already holds its tasks' arguments"
                 )
             return submit_to(self)
-        return self._execution.submit_activity(as_activity(fn), args, kwargs,
-                                               options.get("priority"))
+        return self._submit_activity(as_activity(fn), args, kwargs, options)
+
+    def _submit_activity(self, fn: Activity, args: tuple, kwargs: dict,
+                         options: dict[str, Any]) -> Future:
+        if "priority" in options:  # given, even as None (no priority): it wins
+            return self._execution.submit_activity(fn, args, kwargs, options["priority"])
+        return self._execution.submit_activity(fn, args, kwargs)  # the declared priority
 
     def map(self, fn: Callable[..., Any], iterable: Iterable[Any], **kwargs: Any) -> list[Future]:
         """Submit `fn(item)` for each item; returns the futures in order."""
@@ -138,7 +144,10 @@ class Workflow:
 
     # -------------------------------------------------------------------- timers
     def start_timer(self, timer_id: str, seconds: float) -> Future:
-        """Start a durable timer; its future resolves (to None) when it fires."""
+        """Start a durable timer; its future resolves (to None) when it fires.
+
+        SWF counts whole seconds: a fraction rounds up (0.3 waits 1 s), 0 fires at once.
+        """
         return self._execution.start_timer(timer_id, seconds)
 
     def cancel_timer(self, timer_id: str) -> bool:
@@ -146,9 +155,10 @@ class Workflow:
         return self._execution.cancel_timer(timer_id)
 
     def sleep(self, seconds: float) -> None:
-        """Block `run()` durably for `seconds` (a StartTimer decision, not time.sleep)."""
+        """Block `run()` durably for `seconds` (a StartTimer decision, not time.sleep); a
+        fraction rounds up to the next whole second, as SWF counts them."""
         timer_id = self._execution._next_id("sleep")
-        self._execution.start_timer(timer_id, seconds).result  # noqa: B018
+        self._execution.start_timer(timer_id, seconds, "sleep").result  # noqa: B018
 
     # -------------------------------------------------------------------- signals and markers
     def wait_signal(self, name: str, match: dict | None = None) -> Future:
@@ -168,7 +178,8 @@ class Workflow:
         self._execution.record_marker(name, details)
 
     def list_markers(self) -> list[Marker]:
-        """The markers recorded so far in this run, oldest first."""
+        """The markers recorded so far in this run, oldest first, including those recorded
+        earlier in this same decision (whose MarkerRecorded event is still to come)."""
         return list(self._execution.markers)
 
     # -------------------------------------------------------------------- lifecycle

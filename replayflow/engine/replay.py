@@ -34,6 +34,7 @@ from .. import futures as _futures
 from ..activity import Activity
 from ..errors import (
     DependencyFailed,
+    EventNotApplied,
     NonDeterministicWorkflow,
     TaskCancelled,
     TaskFailed,
@@ -42,10 +43,21 @@ from ..errors import (
 )
 from ..futures import Future
 from ..history import gc_paused
+from ..naming import activity_id as _activity_id
+from ..naming import fit_id
+from ..validation import (
+    MAX_RUN_ID_LENGTH,
+    check_child_options,
+    check_name,
+    check_priority,
+    check_seconds,
+)
 
 JUMBO_PREFIX = "replayflow+s3://"
 CONTINUE_TIMER_PREFIX = "replayflow-continue-"
 MAX_DECISIONS = 100
+#: `submit` without `__priority`: the activity's declared priority (`__priority=None` is none).
+DECLARED_PRIORITY: Any = object()
 
 
 def _identity(text: str | None) -> str | None:
@@ -148,7 +160,8 @@ class ChildTask(_SubmittedTask):
 
 
 class Marker:
-    """A recorded marker, as `Workflow.list_markers()` returns it."""
+    """A recorded marker, as `Workflow.list_markers()` returns it; `event_id` is its
+    MarkerRecorded event's, None while that event is still to come."""
 
     __slots__ = ("name", "details", "event_id")
 
@@ -225,6 +238,8 @@ class ExecutionState:
         self.close_status: str | None = None
         self.cancel_requested = False
         self.markers: list[Marker] = []
+        #: Every future of this run that failed or was cancelled, in order (see Future._seen).
+        self.failed_futures: list[Future] = []
         self._pending: list[Command] = []  # made, not sent yet
         self._awaiting: dict[tuple, Command] = {}  # sent, event not seen yet
         self._close_pending = False
@@ -275,6 +290,7 @@ class ExecutionState:
         routes = _ROUTES
         no_attributes = _NO_ATTRIBUTES
         last = self.last_event_id  # no handler reads it: kept in a local, stored once
+        event: Any = None
         try:
             for event in events:  # feed(), inlined: runs once per event of every history
                 event_id = event["eventId"]
@@ -284,18 +300,54 @@ class ExecutionState:
                 route = routes.get(event["eventType"])
                 if route is not None:
                     route[0](self, event, event.get(route[1]) or no_attributes)
+        except NonDeterministicWorkflow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - said once, with the event it happened at
+            raise EventNotApplied(self._describe_event(event), exc) from exc
         finally:
             self.last_event_id = last
         return self.decisions()
 
     def feed(self, event: dict) -> None:
-        event_id = event["eventId"]
-        if event_id <= self.last_event_id:
-            return  # already seen (a page overlap or a resent event)
-        self.last_event_id = event_id
-        route = _ROUTES.get(event["eventType"])
-        if route is not None:
-            route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
+        """Feed one event (what `handle` does for each, without making decisions)."""
+        try:
+            event_id = event["eventId"]
+            if event_id <= self.last_event_id:
+                return  # already seen (a page overlap or a resent event)
+            self.last_event_id = event_id
+            route = _ROUTES.get(event["eventType"])
+            if route is not None:
+                route[0](self, event, event.get(route[1]) or _NO_ATTRIBUTES)
+        except NonDeterministicWorkflow:
+            raise
+        except Exception as exc:  # noqa: BLE001 - as in _handle
+            raise EventNotApplied(self._describe_event(event), exc) from exc
+
+    def _describe_event(self, event: Any) -> str:
+        """What the engine was doing with `event`, for a person: which signal, which task."""
+        if not isinstance(event, dict):
+            return f"cannot read the history ({event!r} is not an event)"
+        event_type = event.get("eventType")
+        where = f"event {event.get('eventId')}"
+        attrs = event.get(_attr_key(event_type)) if isinstance(event_type, str) else None
+        attrs = attrs if isinstance(attrs, dict) else {}
+        if event_type == "DecisionTaskStarted":
+            return f"cannot decide at {where}"
+        if event_type == "WorkflowExecutionStarted":
+            return f"cannot read the workflow's input ({where})"
+        if event_type == "WorkflowExecutionSignaled":
+            return f"cannot read signal {attrs.get('signalName')!r} ({where})"
+        if event_type == "MarkerRecorded":
+            return f"cannot read marker {attrs.get('markerName')!r} ({where})"
+        task = None
+        if isinstance(event_type, str) and event_type.startswith("ActivityTask"):
+            found = self._by_scheduled_event.get(attrs.get("scheduledEventId", -1))
+            task = found[0] if found else None
+        elif isinstance(event_type, str) and event_type.startswith("ChildWorkflowExecution"):
+            task = self._child_of(attrs)
+        if task is not None:
+            return f"cannot read what became of task {task.task_id} ({where}, {event_type})"
+        return f"cannot apply {where} ({event_type})"
 
     def decisions(self) -> list[dict]:
         """The batch to send for the current decision task (at most `max_decisions`)."""
@@ -356,6 +408,14 @@ class ExecutionState:
                 "the workflow changed while this execution was running?"
             )
         return cmd
+
+    def _confirm_failed(self, kind: str, ident: str | None, event: dict) -> Command:
+        """Confirm a decision by its *Failed event. One that lacks the id (moto records
+        CancelTimerFailed without a timerId) is for the oldest decision of its kind still
+        unconfirmed: SWF records a response's events in decision order."""
+        if ident is None:
+            ident = next((key[1] for key in self._awaiting if key[0] == kind), "")
+        return self._confirm((kind, ident), event)
 
     def _check_all_confirmed(self, event: dict) -> None:
         if self._awaiting:
@@ -421,7 +481,11 @@ class ExecutionState:
         progressed = False
         for future, step in list(self._drivers):
             if not future.done:
-                progressed |= step()
+                try:
+                    progressed |= step()
+                except Exception as exc:  # noqa: BLE001 - a step that raises fails its canvas
+                    future._set_exception(exc)  # run() sees it where it reads that future
+                    progressed = True
         self._drivers = [d for d in self._drivers if not d[0].done]
         return progressed
 
@@ -486,8 +550,12 @@ class ExecutionState:
             }
             self._add_fail(full, details)
             return
-        except Exception as exc:  # noqa: BLE001 - any error in run() fails the workflow
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - any error in run() fails it
             self._fail_from_exception(exc)
+            return
+        unobserved = self.unobserved_failures()
+        if unobserved:
+            self._fail_unobserved(unobserved)
             return
         try:
             result_text = encoding.dumps(result)
@@ -498,6 +566,50 @@ class ExecutionState:
             "decisionType": "CompleteWorkflowExecution",
             "completeWorkflowExecutionDecisionAttributes": {"result": result_text},
         })
+
+    def unobserved_failures(self) -> list[Future]:
+        """The failures run() never took note of, one future per failure.
+
+        A failure counts as seen when workflow code read `.result`, `.exception`, `.failed` or
+        `.cancelled` of a future carrying it, or cancelled that future itself; a failure handed
+        on (to a group or chain, or as a dependent task's DependencyFailed) is judged where it
+        went instead. Quiet failures (raises_on_failure=False) are never reported; a
+        cancellation the workflow did not ask for is.
+        """
+        failed = self.failed_futures
+        if not failed:
+            return []
+        seen = {id(f._exception) for f in failed if f._seen == _futures.OBSERVED}
+        out = []
+        for future in failed:
+            exc = future._exception
+            if (future._seen or id(exc) in seen
+                    or not (future._raises or future.state == _futures.CANCELLED)):
+                continue
+            seen.add(id(exc))  # an idempotent task's copies carry the same failure: once
+            out.append(future)
+        return out
+
+    def _fail_unobserved(self, unobserved: list[Future]) -> None:
+        errors = [str(f._exception) if isinstance(f._exception, TaskFailed | TaskCancelled)
+                  else f"{f.task_id or 'a task'} failed: {type(f._exception).__name__}: "
+                  f"{f._exception}" for f in unobserved]
+        if len(errors) == 1:
+            reason = f"run() returned without looking at a failed task: {errors[0]}"
+        else:
+            reason = (f"run() returned without looking at {len(errors)} failed tasks: "
+                      f"{'; '.join(errors)}")
+        failures = []
+        for future in unobserved:
+            exc = future._exception
+            failures.append({
+                "task_id": future.task_id,
+                "reason": str(exc),
+                "type": getattr(exc, "error_type", None) or type(exc).__name__,
+                "message": getattr(exc, "message", None),
+                "traceback": getattr(exc, "traceback", None),
+            })
+        self._add_fail(reason, {**failures[0], "failures": failures})
 
     def _fail_from_exception(self, exc: BaseException) -> None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -526,13 +638,17 @@ class ExecutionState:
         return f"{prefix}-{n}"
 
     def submit_activity(self, activity: Activity, args: tuple, kwargs: dict,
-                        priority: int | None = None) -> Future:
+                        priority: Any = DECLARED_PRIORITY) -> Future:
+        """`priority`: an int, None for no priority, or (not given) the activity's own."""
         if self._discarded:
             raise GreenletExit
+        if priority is DECLARED_PRIORITY:
+            priority = activity.priority
+        else:
+            check_priority(priority)
         future = Future("", self, activity.raises_on_failure)
         future._cancel = self._cancel_hook
-        task = ActivityTask("", activity, args, kwargs, future,
-                            activity.priority if priority is None else priority)
+        task = ActivityTask("", activity, args, kwargs, future, priority)
         deps: list[Future] = []
         for arg in args:
             if type(arg) not in _PLAIN:
@@ -563,6 +679,7 @@ class ExecutionState:
         future = task.future
         for dep in deps:
             if dep.state == _futures.CANCELLED or (dep.state == _futures.FAILED and dep._raises):
+                dep._carried()  # judged as this task's DependencyFailed from now on
                 exc = dep._exception
                 cause = exc.reason if isinstance(exc, TaskFailed) else str(exc)
                 reason = f"its input {dep.task_id} {dep.state.lower()}: {cause}"
@@ -605,15 +722,16 @@ class ExecutionState:
         self._waiting_deps = [t for t in self._waiting_deps if t not in ready]
         for task in ready:
             deps, task.deps = task.deps or [], None
-            self._start_task(task, deps)
+            try:
+                self._start_task(task, deps)
+            except Exception as exc:  # noqa: BLE001 - what submit() would have raised in run()
+                if not task.future.done:
+                    task.future._set_exception(exc)
         return True
 
     def _schedule_attempt(self, task: ActivityTask) -> None:
         task.attempt += 1
-        activity_id = f"{task.task_id}#{task.attempt}"
-        if len(activity_id) > 256:
-            digest = hashlib.sha1(activity_id.encode()).hexdigest()[:12]
-            activity_id = f"{activity_id[:230]}~{digest}#{task.attempt}"
+        activity_id = _activity_id(task.task_id, task.attempt)
         self._by_activity_id[activity_id] = (task, task.attempt)
         task.open_activity_id = activity_id
         self._pending.append(Command(("activity", activity_id), None, task, task.attempt))
@@ -649,9 +767,11 @@ class ExecutionState:
         return True
 
     # timers ---------------------------------------------------------------------------------
-    def start_timer(self, timer_id: str, seconds: float) -> Future:
+    def start_timer(self, timer_id: str, seconds: float, what: str = "timer") -> Future:
         if self._discarded:
             raise GreenletExit
+        check_name("timer id", timer_id)
+        whole = check_seconds(f"{what} {timer_id!r} seconds", seconds, zero_ok=True)
         if timer_id in self._timers:
             raise ValueError(f"timer {timer_id!r} was already started in this run")
         future = Future(timer_id, self)
@@ -662,7 +782,7 @@ class ExecutionState:
         self._pending.append(Command(("timer", timer_id), {
             "decisionType": "StartTimer",
             "startTimerDecisionAttributes": {
-                "timerId": timer_id, "startToFireTimeout": str(max(0, int(round(seconds)))),
+                "timerId": timer_id, "startToFireTimeout": str(whole),
             },
         }, timer))
         return future
@@ -672,6 +792,7 @@ class ExecutionState:
         if timer is None or timer.future.done or timer.cancel_requested:
             return False
         timer.cancel_requested = True
+        timer.future._seen = _futures.OBSERVED  # cancelled on purpose: not a surprise failure
         for i, cmd in enumerate(self._pending):
             if cmd.key == ("timer", timer_id):
                 del self._pending[i]
@@ -705,7 +826,8 @@ class ExecutionState:
             if isinstance(policy, RetryNow):
                 self._retry_due.append(task)
             elif isinstance(policy, RetryAfter):
-                timer = self.start_timer(f"retry-{task.task_id}-{task.attempt}", policy.seconds)
+                timer = self.start_timer(fit_id(f"retry-{task.task_id}", f"-{task.attempt}"),
+                                         policy.seconds, "RetryAfter")
                 timer._add_done_callback(lambda _f, task=task: self._retry_due.append(task))
             elif isinstance(policy, Ignore):
                 task.future._set_result(policy.result)
@@ -728,6 +850,7 @@ class ExecutionState:
                      options: dict) -> Future:
         if self._discarded:
             raise GreenletExit
+        check_child_options(options)
         future = Future("", self, True)
         future._cancel = self._cancel_hook
         task = ChildTask("", workflow_cls, args, kwargs, future, options)
@@ -747,7 +870,7 @@ class ExecutionState:
         cls = task.workflow_cls
         opts = task.options
         base_id = opts.get("workflow_id") or f"{self.workflow_id}--{task.task_id}"
-        workflow_id = base_id if task.attempt == 1 else f"{base_id}--{task.attempt}"
+        workflow_id = fit_id(base_id, "" if task.attempt == 1 else f"--{task.attempt}")
         task.workflow_id = workflow_id
         attrs: dict[str, Any] = {
             "workflowType": {"name": cls.type_name(), "version": cls.version},
@@ -797,6 +920,11 @@ class ExecutionState:
                     run_id: str | None) -> Future:
         if self._discarded:
             raise GreenletExit
+        check_name("signal name", name, identifier=False)
+        if workflow_id is not None:
+            check_name("workflow id", workflow_id)
+        if run_id is not None:
+            check_name("run id", run_id, identifier=False, max_length=MAX_RUN_ID_LENGTH)
         control = self._next_id("signal-out")
         future = Future(control, self)
         attrs: dict[str, Any] = {
@@ -837,13 +965,18 @@ class ExecutionState:
 
     # markers and signals ----------------------------------------------------------------------
     def record_marker(self, name: str, details: Any = None) -> None:
+        check_name("marker name", name, identifier=False)
         attrs: dict[str, Any] = {"markerName": name}
         if details is not None:
             attrs["details"] = encoding.dumps(details)
         seq = self._next_id(f"marker-{name}")
+        # Listed from now on, as its details read back from JSON (what a replay would see); its
+        # MarkerRecorded event only adds the event id.
+        marker = Marker(name, encoding.loads(attrs.get("details")))
+        self.markers.append(marker)
         self._pending.append(Command(("marker", seq), {
             "decisionType": "RecordMarker", "recordMarkerDecisionAttributes": attrs,
-        }))
+        }, marker))
 
     def wait_signal(self, name: str, match: dict | None = None) -> Future:
         future = Future(self._next_id(f"signal-{name}"), self)
@@ -919,14 +1052,13 @@ class ExecutionState:
             task.future.state = _futures.SCHEDULED
 
     def _on_schedule_activity_failed(self, event: dict, attrs: dict) -> None:
-        activity_id = attrs["activityId"]
-        cmd = self._confirm(("activity", activity_id), event)
+        cmd = self._confirm_failed("activity", attrs.get("activityId"), event)
         task: ActivityTask = cmd.task
         cause = attrs.get("cause", "unknown cause")
         task.future._set_exception(TaskFailed(
             task.task_id,
-            f"SWF refused to schedule activity {attrs['activityType']['name']} "
-            f"version {attrs['activityType']['version']}: {cause}",
+            f"SWF refused to schedule activity {task.activity.name} "
+            f"version {task.activity.version}: {cause}",
             {"cause": cause},
             error_type="ScheduleActivityTaskFailed", message=cause,
         ))
@@ -996,7 +1128,7 @@ class ExecutionState:
         self._confirm(("cancel-activity", attrs["activityId"]), event)
 
     def _on_request_cancel_activity_failed(self, event: dict, attrs: dict) -> None:
-        self._confirm(("cancel-activity", attrs["activityId"]), event)
+        self._confirm_failed("cancel-activity", attrs.get("activityId"), event)
 
     def _on_activity_canceled(self, event: dict, attrs: dict) -> None:
         found = self._attempt_of(attrs)
@@ -1026,8 +1158,7 @@ class ExecutionState:
                 timer.future.state = _futures.RUNNING
 
     def _on_start_timer_failed(self, event: dict, attrs: dict) -> None:
-        timer_id = attrs["timerId"]
-        self._confirm(("timer", timer_id), event)
+        timer_id = self._confirm_failed("timer", attrs.get("timerId"), event).key[1]
         timer = self._timers.get(timer_id)
         if timer is not None and not timer.future.done:
             timer.future._set_exception(TaskFailed(
@@ -1047,33 +1178,29 @@ class ExecutionState:
 
     def _on_cancel_timer_failed(self, event: dict, attrs: dict) -> None:
         # Typically the timer fired first: TimerFired already resolved the future.
-        self._confirm(("cancel-timer", attrs["timerId"]), event)
+        self._confirm_failed("cancel-timer", attrs.get("timerId"), event)
+
+    def _awaited_marker(self, name: str | None) -> tuple | None:
+        """The key of the oldest marker sent and not yet confirmed named `name` (any if None)."""
+        for key, cmd in self._awaiting.items():
+            if key[0] == "marker" and (name is None or cmd.task.name == name):
+                return key
+        return None
 
     def _on_marker_recorded(self, event: dict, attrs: dict) -> None:
         name = attrs["markerName"]
-        key = None
-        for candidate in self._awaiting:
-            if candidate[0] == "marker" and candidate[1].startswith(f"marker-{name}-"):
-                key = candidate
-                break
+        key = self._awaited_marker(name)
         if key is None:
             raise NonDeterministicWorkflow(
                 f"event {event['eventId']} records marker {name!r}, which the current workflow "
                 "code did not record at that point")
-        del self._awaiting[key]
-        raw = self.decode(attrs.get("details"))
-        try:
-            details = encoding.loads(raw)
-        except ValueError:
-            details = raw
-        self.markers.append(Marker(name, details, event["eventId"]))
+        self._awaiting.pop(key).task.event_id = event["eventId"]
 
     def _on_record_marker_failed(self, event: dict, attrs: dict) -> None:
-        name = attrs["markerName"]
-        for candidate in list(self._awaiting):
-            if candidate[0] == "marker" and candidate[1].startswith(f"marker-{name}-"):
-                del self._awaiting[candidate]
-                return
+        key = self._awaited_marker(attrs.get("markerName"))
+        if key is not None:
+            marker = self._awaiting.pop(key).task
+            self.markers = [m for m in self.markers if m is not marker]  # SWF did not record it
 
     def _on_signaled(self, event: dict, attrs: dict) -> None:
         name = attrs["signalName"]
@@ -1110,15 +1237,18 @@ class ExecutionState:
 
     def _on_child_start_failed(self, event: dict, attrs: dict) -> None:
         # Recorded either instead of, or after, the Initiated event.
-        cmd = self._awaiting.pop(("child", attrs["workflowId"]), None)
-        task = cmd.task if cmd is not None else self._children.get(attrs["workflowId"])
+        workflow_id = attrs.get("workflowId")
+        if workflow_id is None:  # not from SWF, but never a KeyError on every decision
+            workflow_id = next((key[1] for key in self._awaiting if key[0] == "child"), "")
+        cmd = self._awaiting.pop(("child", workflow_id), None)
+        task = cmd.task if cmd is not None else self._children.get(workflow_id)
         if task is None:
             raise NonDeterministicWorkflow(
-                f"event {event['eventId']} is for child workflow {attrs['workflowId']!r}, which "
+                f"event {event['eventId']} is for child workflow {workflow_id!r}, which "
                 "the current workflow code never started")
         cause = attrs.get("cause", "unknown cause")
         failure = TaskFailed(task.task_id, f"SWF refused to start child workflow "
-                             f"{attrs['workflowId']}: {cause}", {"cause": cause},
+                             f"{workflow_id}: {cause}", {"cause": cause},
                              error_type="StartChildWorkflowExecutionFailed", message=cause)
         if not task.future.done:
             task.last_failure = failure
@@ -1180,7 +1310,11 @@ class ExecutionState:
         self._confirm(("cancel-external", attrs["workflowId"]), event)
 
     def _on_cancel_external_failed(self, event: dict, attrs: dict) -> None:
-        self._awaiting.pop(("cancel-external", attrs["workflowId"]), None)
+        workflow_id = attrs.get("workflowId")
+        if workflow_id is None:
+            workflow_id = next((key[1] for key in self._awaiting if key[0] == "cancel-external"),
+                               "")
+        self._awaiting.pop(("cancel-external", workflow_id), None)
 
     def _on_signal_out_initiated(self, event: dict, attrs: dict) -> None:
         control = attrs.get("control", "")

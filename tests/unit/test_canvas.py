@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from replayflow import Workflow, activity, canvas
-from replayflow.errors import TaskCancelled, TaskFailed
+from replayflow.errors import GroupFailed, TaskCancelled, TaskFailed
 from replayflow.history import attributes
 from replayflow.local import LocalRunner
 from replayflow.testing import replay
@@ -49,7 +49,8 @@ class Runner(Workflow):
         try:
             return {"result": future.result}
         except TaskFailed as exc:
-            return {"failed": exc.task_id, "reason": exc.reason}
+            return {"failed": exc.task_id, "reason": exc.reason, "type": type(exc).__name__,
+                    "members": [f.task_id for f in getattr(exc, "failures", ())]}
 
 
 def _fan(n):
@@ -69,7 +70,16 @@ BUILDERS = {
                                           canvas.ActivityTask(fail, "x"),
                                           canvas.ActivityTask(add, 3), break_on_failure=False),
     "group-fails": lambda: canvas.Group(canvas.ActivityTask(add, 1), canvas.ActivityTask(fail, "a"),
-                                        canvas.ActivityTask(quiet_fail, "b")),
+                                        canvas.ActivityTask(quiet_fail, "b"),
+                                        canvas.ActivityTask(fail, "c")),
+    "chain-quiet-first": lambda: canvas.Chain(canvas.ActivityTask(quiet_fail, "q"),
+                                              canvas.ActivityTask(add, 2)),
+    "chain-quiet-later": lambda: canvas.Chain(canvas.ActivityTask(add, 1),
+                                              canvas.ActivityTask(quiet_fail, "q"),
+                                              canvas.ActivityTask(add, 3), send_result=True),
+    "chain-quiet-goes-on": lambda: canvas.Chain(canvas.ActivityTask(quiet_fail, "q"),
+                                                canvas.ActivityTask(add, 2),
+                                                break_on_failure=False),
     "group-quiet": lambda: canvas.Group(canvas.ActivityTask(add, 1),
                                         canvas.ActivityTask(quiet_fail, "b")),
     "nested": lambda: canvas.Group(
@@ -146,10 +156,45 @@ def test_a_chain_without_break_on_failure_goes_on_with_none():
     assert run("chain-goes-on")[0] == {"result": [1, None, 3]}
 
 
-def test_a_group_runs_every_member_then_fails_with_the_first_failure():
+def test_a_group_runs_every_member_then_fails_with_all_of_its_failures():
     result, execution = run("group-fails")
-    assert result["failed"] == f"activity-{fail.name}-1"
-    assert sum(e["eventType"] == "ActivityTaskScheduled" for e in execution.events) == 3
+    assert result["type"] == "GroupFailed"
+    assert result["failed"] == "group-1"
+    assert result["members"] == [f"activity-{fail.name}-1", f"activity-{fail.name}-2"]
+    assert result["reason"].startswith("2 of 4 tasks failed: ")
+    assert "a broke" in result["reason"] and "c broke" in result["reason"]
+    assert sum(e["eventType"] == "ActivityTaskScheduled" for e in execution.events) == 4
+
+
+def test_group_failed_is_a_task_failed_carrying_each_failure():
+    one = TaskFailed("activity-x-1", "ValueError: a")
+    two = TaskCancelled("activity-y-1")
+    failed = GroupFailed("group-3", [one, two], 5)
+    assert isinstance(failed, TaskFailed)
+    assert failed.failures == [one, two] and failed.total == 5
+    assert failed.reason == ("2 of 5 tasks failed: activity-x-1 failed: ValueError: a; "
+                             "activity-y-1 was cancelled")
+    assert [f["task_id"] for f in failed.details["failures"]] == ["activity-x-1", "activity-y-1"]
+
+
+def scheduled_names(execution) -> list[str]:
+    return [attributes(e)["activityType"]["name"] for e in execution.events
+            if e["eventType"] == "ActivityTaskScheduled"]
+
+
+def test_a_quiet_failure_stops_a_default_chain_with_the_results_so_far():
+    """As simpleflow does: the chain succeeds with [None], and the next task never runs."""
+    result, execution = run("chain-quiet-first")
+    assert result == {"result": [None]}
+    assert scheduled_names(execution) == [quiet_fail.name]
+    result, execution = run("chain-quiet-later")
+    assert result == {"result": [1, None]}
+    assert scheduled_names(execution) == [add.name, quiet_fail.name]
+    assert replay(execution.history(), Runner).closed
+
+
+def test_a_quiet_failure_does_not_stop_a_chain_without_break_on_failure():
+    assert run("chain-quiet-goes-on")[0] == {"result": [None, 2]}
 
 
 def test_a_quiet_failure_reads_as_none_in_a_group():

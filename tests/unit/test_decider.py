@@ -182,11 +182,18 @@ def test_eviction_discards_the_least_recently_used_state(chain3):
 
 
 def test_state_is_dropped_when_the_response_fails(chain3):
+    import botocore.exceptions as bexc
+
     tasks = tasks_of(chain3)
     backend = FakeBackend(chain3)
     decider = Decider(backend, WORKFLOWS, TASK_LIST)
+    decider.transient_retries = 0  # a transient error that lasts: the task is left to SWF
     backend.respond_error = ReplayflowError("SWF RespondDecisionTaskCompleted failed: 500")
+    backend.respond_error.__cause__ = bexc.ClientError(
+        {"Error": {"Code": "InternalFailure"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+        "RespondDecisionTaskCompleted")
     decider.process(tasks[0])
+    assert len(backend.responses()) == 1  # the failed attempt; no FailWorkflowExecution
     assert "run-1" not in decider.cache
     decider.process(tasks[1])  # a full replay, which succeeds
     assert "run-1" in decider.cache

@@ -277,3 +277,35 @@ def test_the_decider_with_and_without_its_cache_agree_on_every_race(name):
         decided.append(decisions)
         previous = event["eventId"]
     assert decided[-1][-1]["decisionType"] == "CompleteWorkflowExecution"
+
+
+# --- a *Failed event without its id (moto) ----------------------------------------------------
+
+#: The id member of each *Failed event the engine confirms a decision by.
+FAILED_EVENT_IDS = {"CancelTimerFailed": "timerId", "StartTimerFailed": "timerId",
+                    "RequestCancelActivityTaskFailed": "activityId",
+                    "ScheduleActivityTaskFailed": "activityId"}
+
+
+@pytest.mark.parametrize("name", ["race_timer_fires_during_cancel",
+                                  "race_activity_completes_during_cancel"])
+def test_a_failed_event_without_its_id_is_handled_like_one_with_it(name):
+    """moto 5 records CancelTimerFailed with no timerId (SWF always sends one): the engine used
+    to raise KeyError at that event on every decision task, a livelock. Without the id, the
+    event is for the oldest unconfirmed decision of its kind, and every decision is the same."""
+    events = load_events(name)
+    stripped = copy.deepcopy(events)
+    removed = 0
+    for event in stripped:
+        member = FAILED_EVENT_IDS.get(event["eventType"])
+        if member is not None:
+            key = event["eventType"][0].lower() + event["eventType"][1:] + "EventAttributes"
+            del event[key][member]
+            removed += 1
+    assert removed == 1
+    points = [i + 1 for i, e in enumerate(events) if e["eventType"] == "DecisionTaskStarted"]
+    for upto in points:
+        with_id = ExecutionState(RACES[name]).handle(events[:upto])
+        without = ExecutionState(RACES[name]).handle(stripped[:upto])
+        assert without == with_id, upto
+    assert with_id[-1]["decisionType"] == "CompleteWorkflowExecution"

@@ -332,7 +332,8 @@ class Prioritised(Workflow):
     def run(self):
         self.submit(urgent, 1)
         self.submit(urgent, 2, __priority=9)
-        self.submit(echo, 3)
+        self.submit(urgent, 3, __priority=None)  # no priority, although urgent declares one
+        self.submit(echo, 4)
         self.submit(CancelDone, __priority=-2)
 
 
@@ -355,7 +356,7 @@ def test_activity_priority_and_the_priority_option_set_task_priority():
     priorities = [d.get("scheduleActivityTaskDecisionAttributes",
                         d.get("startChildWorkflowExecutionDecisionAttributes")).get("taskPriority")
                   for d in decisions[:-1]]  # run() returns at once: the last one completes
-    assert priorities == ["5", "9", None, "-2"]
+    assert priorities == ["5", "9", None, None, "-2"]
 
 
 # --- failure policy ---------------------------------------------------------------------------
