@@ -28,6 +28,7 @@ from typing import Any
 from . import encoding, jumbo
 from .backends.base import default_identity, error_code
 from .client import register_workflows
+from .engine.decisions import fail_workflow
 from .engine.replay import ExecutionState
 from .errors import (
     EventNotApplied,
@@ -98,17 +99,8 @@ def sticky_task_list(task_list: str, identity: str | None = None) -> str:
 
 
 def fail_decision(reason: str, details: Any = None) -> dict[str, Any]:
-    """A FailWorkflowExecution decision; a long reason is cut and kept whole in details."""
-    short, full = jumbo.split_reason(reason)
-    attrs: dict[str, Any] = {"reason": short}
-    if details is not None or full is not None:
-        payload = details if isinstance(details, dict) else {"details": details}
-        text = encoding.dumps({**payload, "reason": reason})
-        if len(text) > encoding.MAX_DETAILS:  # sent as is (never through prepare): it must fit
-            text = encoding.shrink_details(text, encoding.MAX_DETAILS)
-        attrs["details"] = text
-    return {"decisionType": "FailWorkflowExecution",
-            "failWorkflowExecutionDecisionAttributes": attrs}
+    """A FailWorkflowExecution decision sent as is (the engine builds its own the same way)."""
+    return fail_workflow(reason, details, fit=True)
 
 
 @dataclass

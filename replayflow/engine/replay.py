@@ -43,8 +43,8 @@ from ..errors import (
 )
 from ..futures import Future
 from ..history import gc_paused
+from ..naming import CONTINUE_TIMER_PREFIX, JUMBO_PREFIX, fit_id
 from ..naming import activity_id as _activity_id
-from ..naming import fit_id
 from ..validation import (
     MAX_RUN_ID_LENGTH,
     check_child_options,
@@ -52,9 +52,8 @@ from ..validation import (
     check_priority,
     check_seconds,
 )
+from .decisions import fail_workflow
 
-JUMBO_PREFIX = "replayflow+s3://"
-CONTINUE_TIMER_PREFIX = "replayflow-continue-"
 MAX_DECISIONS = 100
 #: `submit` without `__priority`: the activity's declared priority (`__priority=None` is none).
 DECLARED_PRIORITY: Any = object()
@@ -353,10 +352,6 @@ class ExecutionState:
         """The batch to send for the current decision task (at most `max_decisions`)."""
         return [cmd.decision for cmd in self._next_batch(self.last_started_event_id)]
 
-    @property
-    def has_pending_decisions(self) -> bool:
-        return bool(self._pending)
-
     def discard(self) -> None:
         """Unwind a suspended `run()` (its finally blocks see GreenletExit) and drop it."""
         self._discarded = True
@@ -617,15 +612,7 @@ class ExecutionState:
         self._add_fail(details["reason"], details)
 
     def _add_fail(self, full_reason: str, details: Any) -> None:
-        attrs = {"reason": encoding.truncate_reason(full_reason)}
-        if details is not None or len(full_reason) > encoding.MAX_REASON:
-            if isinstance(details, dict):
-                details = {**details, "reason": full_reason}
-            elif details is None:
-                details = {"reason": full_reason}
-            attrs["details"] = encoding.dumps(details)
-        self._add_close({"decisionType": "FailWorkflowExecution",
-                         "failWorkflowExecutionDecisionAttributes": attrs})
+        self._add_close(fail_workflow(full_reason, details))
 
     def _add_close(self, decision: dict) -> None:
         self._close_pending = True
@@ -1395,13 +1382,6 @@ def _short(text: str | None, limit: int = 80) -> str:
         return "none"
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
-
-_CLOSE_DECISIONS = {
-    "WorkflowExecutionCompleted": "CompleteWorkflowExecution",
-    "WorkflowExecutionFailed": "FailWorkflowExecution",
-    "WorkflowExecutionCanceled": "CancelWorkflowExecution",
-    "WorkflowExecutionContinuedAsNew": "ContinueAsNewWorkflowExecution",
-}
 
 _DISPATCH: dict[str, Callable[[ExecutionState, dict, dict], None]] = {
     "WorkflowExecutionStarted": ExecutionState._on_workflow_started,
