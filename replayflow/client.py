@@ -23,6 +23,7 @@ from . import encoding, jumbo
 from .activity import Activity
 from .errors import ReplayflowError, UserError, WaitTimedOut
 from .history import CLOSE_STATUS
+from .progress import Summary
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ MAX_WORKFLOW_ID = 256
 WAIT_FIRST_DELAY = 0.02
 WAIT_MAX_DELAY = 1.0
 WAIT_FACTOR = 1.06
+#: The longest wait between two calls once a run has taken a minute.
+WAIT_LONG_RUN_DELAY = 5.0
 
 
 
@@ -193,19 +196,31 @@ def wait_for_close(
     *,
     check: Callable[[], None] | None = None,
     pause: Callable[[float], None] = time.sleep,
+    on_progress: Callable[[Summary], None] | None = None,
 ) -> WorkflowOutcome:
     """Wait until the run closes (following continue-as-new) and return how it ended.
 
-    DescribeWorkflowExecution, the delay growing 6 % a call (20 ms up to 1 s); one history read.
+    DescribeWorkflowExecution, the delay growing 6 % a call (20 ms up to 1 s, up to 5 s once
+    the run has taken a minute: SWF refills that call's budget slowly); one history read.
     `check` is called between calls and may raise to stop waiting (e.g. a child process died);
-    `pause(seconds)` waits between calls and may return early (e.g. the decider said it closed).
+    `pause(seconds)` waits between calls and may return early (e.g. the decider said it closed);
+    `on_progress` gets the run's progress summary (the decider's latest executionContext)
+    whenever it changes: no extra call is made for it.
     """
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     delay = WAIT_FIRST_DELAY
+    last_context = None
     while True:
         if check is not None:
             check()
         info = backend.describe_workflow_execution(workflow_id, run_id)
+        context = info.get("latestExecutionContext")
+        if on_progress is not None and context != last_context:
+            last_context = context
+            summary = Summary.from_json(context)
+            if summary is not None:
+                on_progress(summary)
         if info.get("executionInfo", {}).get("executionStatus") == "CLOSED":
             event = backend.close_event(workflow_id, run_id)
             if event is None:
@@ -221,7 +236,8 @@ def wait_for_close(
         if deadline is not None and time.monotonic() >= deadline:
             raise WaitTimedOut(f"{workflow_id} ({run_id}) still open after {timeout:g} s")
         pause(delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * WAIT_FACTOR, WAIT_MAX_DELAY)
+        longest = WAIT_MAX_DELAY if time.monotonic() - started < 60 else WAIT_LONG_RUN_DELAY
+        delay = min(delay * WAIT_FACTOR, longest)
 
 
 #: The longest reason printed on a terminal; a longer one (a 50 MB exception message) is cut,

@@ -38,6 +38,7 @@ from .errors import (
 )
 from .naming import decision_attributes_key
 from .polling import PollSpacer
+from .progress import RunProgress
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,9 @@ class Decider:
         self.finished = False
         self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
         self.stats = DeciderStats()
+        #: The progress summary (progress.Summary as JSON) sent with the current answer: SWF
+        #: keeps it as the run's latestExecutionContext, which `--wait` reads.
+        self.execution_context: str | None = None
         #: Why the last task was left unanswered (None when it was answered).
         self.unanswered_reason: str | None = None
         self._registered: set[tuple[str, str, str, str]] = set()
@@ -422,12 +426,17 @@ class Decider:
 
     def _send(self, token: str, decisions: list[dict[str, Any]]) -> None:
         self.backend.respond_decision_task_completed(
-            token, decisions, task_list=self.sticky_list,
+            token, decisions, execution_context=self.execution_context,
+            task_list=self.sticky_list,
             schedule_to_start_timeout=self.sticky_timeout if self.sticky_list else None)
 
     def handle_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
-        """The decisions for one decision task (no respond; fetches history only on a miss)."""
+        """The decisions for one decision task (no respond; fetches history only on a miss).
+
+        Also sets `execution_context`: the run's progress summary, sent with the answer.
+        """
         self.stats.tasks += 1
+        self.execution_context = None
         execution = task["workflowExecution"]
         run_id = execution["runId"]
         type_name = task["workflowType"]["name"]
@@ -458,6 +467,7 @@ class Decider:
                 events and events[-1]["eventId"] > started_id) else events
             state = ExecutionState(cls, workflow_id=execution["workflowId"], run_id=run_id,
                                    decode=jumbo.decode_field)
+            state.progress = RunProgress()  # type: ignore[attr-defined] - rebuilt with the state
         else:
             self.stats.hits += 1
         assert new_events is not None
@@ -467,6 +477,9 @@ class Decider:
         except BaseException:
             state.discard()  # half fed: never cached, and its run() is unwound now
             raise
+        progress: RunProgress = state.progress  # type: ignore[attr-defined]
+        progress.feed(new_events)
+        self.execution_context = progress.summary().to_json()
         if self.on_child_type is not None:
             self._learn_child_types(state, decisions)
         if self.activity_task_list:

@@ -26,7 +26,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ from .execution import Outcome, report_outcome, run_activity
 from .history import HistoryFile
 from .middleware import ActivityMiddleware
 from .naming import split_activity_id
+from .progress import Summary
 from .simulate import Simulation
 
 log = logging.getLogger(__name__)
@@ -152,19 +153,28 @@ class LocalRunner:
         """Start a workflow and drive it to its end; returns how it ended."""
         return self.run_until_closed(self.start(workflow_cls, args, kwargs, **options))
 
-    def run_until_closed(self, run: Run) -> LocalResult:
+    def run_until_closed(self, run: Run,
+                         on_progress: Callable[[Summary], None] | None = None) -> LocalResult:
         """Drive every run until `run` (followed through continue-as-new) is closed.
 
         Raises StuckWorkflow when nothing can ever happen again (waiting for a signal nobody
-        sends); the histories so far stay readable in `self.service`.
+        sends); the histories so far stay readable in `self.service`. `on_progress` gets the
+        run's progress summary whenever it changes, read (as `--wait` reads it on SWF) from the
+        execution context the decider sends with each answer.
         """
         self._target = run
         self._done.clear()
         self._error = None
         self._spawn_loop()
+        last_context = None
         try:
-            while not self._done.wait(0.5):  # a timeout keeps Ctrl-C responsive
-                pass
+            # Waking every 0.2 s keeps Ctrl-C responsive and paces the progress reports.
+            while not self._done.wait(0.2 if on_progress is not None else 0.5):
+                if on_progress is None:
+                    continue
+                last_context = _report(run, last_context, on_progress)
+            if on_progress is not None:
+                _report(run, last_context, on_progress)  # how it ended
         finally:
             self.shutdown()
         if self._error is not None:
@@ -444,6 +454,17 @@ class LocalRunner:
             log.debug("activity type %s ran past %.0f ms on the loop thread: the loop moves "
                       "to a new thread", type_name, INLINE_LIMIT * 1000)
             self._spawn_loop()
+
+
+def _report(run: Run, last_context: str | None,
+            on_progress: Callable[[Summary], None]) -> str | None:
+    """Call `on_progress` if the run's latest execution context changed; returns it."""
+    context = run.last().execution_context
+    if context != last_context:
+        summary = Summary.from_json(context)
+        if summary is not None:
+            on_progress(summary)
+    return context
 
 
 def _check_workflow_class(workflow_cls: Any) -> None:

@@ -121,7 +121,7 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
     completed (its result JSON is on stdout), 1 it did not (the reason is on stderr), 2 bad
     usage or input, 130 interrupted.
     """
-    from ..client import one_line, run_standalone
+    from ..client import one_line, resolve_domain, run_standalone
 
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)
@@ -143,5 +143,6 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
     if outcome.ok:
         click.echo(json.dumps(outcome.result))
         return
-    show_failure(outcome.reason, outcome.details)
+    show_failure(outcome.reason, outcome.details,
+                 ["--domain", resolve_domain(domain), outcome.workflow_id])
     raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)

@@ -13,6 +13,7 @@ from ..errors import InvalidInput, UserError
 from ..history import write_history_file
 from ..loader import check_arguments, load_workflow
 from .app import CliError, cli, handle_errors
+from .progress import PROGRESS_OPTION, progress_printer
 
 INPUT_HELP = """JSON input of run(). A list is positional arguments; {"args": [...], "kwargs":
 {...}} is both; any other object is keyword arguments; a scalar is one positional argument."""
@@ -79,6 +80,7 @@ def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
               help="--local: answer every activity with a simulator instead of running it "
                    "(see `replayflow simulate --help` for its options).")
 @simulation_options
+@PROGRESS_OPTION
 @click.pass_context
 @handle_errors
 def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
@@ -87,7 +89,7 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                    task_list: str | None, execution_timeout: int | None, tags: tuple[str, ...],
                    wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...],
                    simulate: bool, delay: str | None, fail_rate: float, timeout_rate: float,
-                   results: str | None, seed: int | None) -> None:
+                   results: str | None, seed: int | None, progress: str) -> None:
     """Start WORKFLOW (MODULE.CLASS, e.g. examples.basic.BasicWorkflow).
 
     \b
@@ -119,7 +121,7 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                      workflow_id=workflow_id, task_list=task_list,
                      execution_timeout=execution_timeout, tags=list(tags),
                      middlewares=load_middlewares(middlewares), modules=modules,
-                     simulation=simulation)
+                     simulation=simulation, progress=progress)
         return
     for name, given in (("--history-file", history_file), ("--middleware", middlewares),
                         ("--module", modules), ("--simulate", simulate)):
@@ -147,7 +149,8 @@ def load_middlewares(paths: tuple[str, ...]) -> list:
 def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
                  history_file: str | None, workflow_id: str | None, task_list: str | None,
                  execution_timeout: int | None, tags: list[str], middlewares: list,
-                 modules: tuple[str, ...], simulation: object = None) -> None:
+                 modules: tuple[str, ...], simulation: object = None,
+                 progress: str = "auto") -> None:
     from ..errors import StuckWorkflow
     from ..local import LocalRunner, history_of
 
@@ -156,11 +159,14 @@ def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
     result = None
     run = runner.start(cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
                        execution_timeout=execution_timeout, tags=tags)
+    printer = progress_printer(progress)
     try:
-        result = runner.run_until_closed(run)
+        result = runner.run_until_closed(run, on_progress=printer.update if printer else None)
     except StuckWorkflow as exc:
         raise CliError(f"workflow is stuck: {exc}", 1) from None
     finally:
+        if printer is not None:
+            printer.close()
         if history_file:  # written whatever happened: a stuck or crashed run is worth reading
             chain = [run]
             while chain[-1].continued_as is not None:
@@ -169,7 +175,8 @@ def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
     if result.ok:
         click.echo(json.dumps(result.result))
         return
-    show_failure(result.reason, result.details)
+    where = (["--history-file", history_file] if history_file else None)
+    show_failure(result.reason, result.details, where)
     raise CliError(f"workflow {result.status.lower()}: {one_line(result.reason)}", 1)
 
 
@@ -193,9 +200,12 @@ def load_modules(modules: tuple[str, ...]) -> list[str]:
 TRACEBACK_LINES = 40
 
 
-def show_failure(reason: str | None, details: object) -> None:
-    """Print a failed run's remote traceback on stderr, indented under a heading naming the
-    task, and cut to its last lines (the whole text stays in the failure details)."""
+def show_failure(reason: str | None, details: object,
+                 where: list[str] | None = None) -> None:
+    """Print what failed on stderr: the failing task's remote traceback, indented under a
+    heading and cut to its last lines (the whole text stays in the failure details), then the
+    commands that show more. `where` is how the operator commands find the run
+    (`--domain D WORKFLOW_ID` or `--history-file F`); None for a local run with no file."""
     trace = task_id = None
     if isinstance(details, dict):
         trace = details.get("traceback")
@@ -203,11 +213,20 @@ def show_failure(reason: str | None, details: object) -> None:
         error = details.get("error")
         if not trace and isinstance(error, dict):
             trace = error.get("traceback")
-    if not isinstance(trace, str) or not trace.strip():
-        return
-    lines = trace.rstrip("\n").splitlines()
-    heading = f"remote traceback of {task_id}:" if task_id else "remote traceback:"
-    if len(lines) > TRACEBACK_LINES:
-        heading += f" (last {TRACEBACK_LINES} of {len(lines)} lines)"
-        lines = lines[-TRACEBACK_LINES:]
-    click.echo("\n".join([heading] + [f"  {line}" for line in lines]), err=True)
+    lines_out = []
+    if isinstance(trace, str) and trace.strip():
+        lines = trace.rstrip("\n").splitlines()
+        heading = f"remote traceback of {task_id}:" if task_id else "remote traceback:"
+        if len(lines) > TRACEBACK_LINES:
+            heading += f" (last {TRACEBACK_LINES} of {len(lines)} lines)"
+            lines = lines[-TRACEBACK_LINES:]
+        lines_out += [heading] + [f"  {line}" for line in lines]
+    if where is None:
+        lines_out.append("to look further, run it again with --history-file FILE, then "
+                         "`replayflow workflow.tasks --history-file FILE`")
+    else:
+        target = " ".join(where)
+        lines_out.append(f"look further: replayflow workflow.tasks {target}")
+        if task_id:
+            lines_out.append(f"              replayflow task.info {target} {task_id}")
+    click.echo("\n".join(lines_out), err=True)

@@ -409,7 +409,7 @@ def test_affinity_request_parameters_and_history_pagination(chain3):
         stubber.add_response("register_activity_type", {}, ANY_REGISTRATION)
         stubber.add_response(
             "respond_decision_task_completed", {},
-            {"taskToken": task["taskToken"], "decisions": ANY,
+            {"taskToken": task["taskToken"], "decisions": ANY, "executionContext": ANY,
              "taskList": {"name": decider.sticky_list}, "taskListScheduleToStartTimeout": "5"},
         )
         polled = decider.poll(sticky=True)
