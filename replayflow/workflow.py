@@ -100,6 +100,8 @@ class Workflow:
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)
         if submit_to is not None:  # canvas objects know how to submit themselves
+            if getattr(fn, "_replayflow_takes_input", False) and not options:
+                return submit_to(self, *args, **kwargs)  # a Dag: the input of its roots
             if args or kwargs or options:
                 raise TypeError(
                     f"submit({type(fn).__name__}(...)) takes no other arguments: a canvas "
