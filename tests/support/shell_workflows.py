@@ -55,3 +55,19 @@ class CancelWorkflow(Workflow):
         except TaskCancelled:
             return "cancelled"
         return "not cancelled"
+
+
+@shell.command(task_list="shell-tests", start_to_close_timeout=60)
+def emit(size: int) -> list[str]:
+    """`size` bytes of output: over SWF's 32,768-character result limit, a jumbo field."""
+    return ["sh", "-c", f"head -c {int(size)} /dev/zero | tr '\\0' x"]
+
+
+class BigOutputWorkflow(Workflow):
+    name = "shell-test-big-output"
+    task_list = "shell-tests"
+
+    def run(self, size: int) -> dict:
+        result = self.submit(emit, size).result
+        return {"length": len(result.stdout), "only_x": set(result.stdout) == {"x"},
+                "truncated": result.truncated}

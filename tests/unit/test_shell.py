@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from support.processes import alive, read_pid, wait_dead
-from support.shell_workflows import CancelWorkflow, TimeoutWorkflow
+from support.shell_workflows import BigOutputWorkflow, CancelWorkflow, TimeoutWorkflow
 
-from replayflow import Workflow, activity, shell
+from replayflow import Workflow, activity, jumbo, shell
 from replayflow.activity import ActivityContext, reset_context, set_context
 from replayflow.backends.base import ServiceError
 from replayflow.errors import CommandFailed, TaskFailed
@@ -327,3 +327,11 @@ def test_shell_results_survive_pickling():
 
 def test_path_arguments_are_accepted():
     assert shell.run(["echo", Path("a/b")]).stdout == "a/b\n"
+
+
+def test_output_over_swf_limits_without_a_bucket_fails_saying_what_to_set(monkeypatch):
+    monkeypatch.delenv(jumbo.BUCKET_ENV, raising=False)
+    result = LocalRunner().run(BigOutputWorkflow, [100_000])
+    assert result.status == "FAILED"
+    assert "cannot be sent" in result.reason
+    assert jumbo.BUCKET_ENV in str(result.details)
