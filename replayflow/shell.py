@@ -36,7 +36,6 @@ from typing import Any
 
 from . import activity as _activity
 from .activity import Activity, ActivityContext
-from .backends.base import error_code
 from .errors import CommandFailed, ReplayflowError
 
 log = logging.getLogger(__name__)
@@ -224,10 +223,11 @@ def run(
                                   started)
         running.run()
     finally:
-        group.release()
-        if proc.returncode is None:  # an error escaped the loop: leave nothing behind
+        if proc.returncode is None:  # an error escaped the loop (on_line raised): no leftovers
             group.kill(signal.SIGKILL)
+            group.release()
             proc.wait()
+        group.release()
     result = ShellResult(proc.returncode, running.out.text(encoding),
                          running.err.text(encoding), round(running.duration, 6),
                          running.out.cut > 0 or running.err.cut > 0)
@@ -241,7 +241,7 @@ def run(
     return result
 
 
-def _argv(argv: Any, shell: bool) -> list[str] | str:
+def _argv(argv: Any, shell: bool) -> list[str]:
     if shell:
         if not isinstance(argv, str):
             raise TypeError("with shell=True, the command is one string for /bin/sh -c")
@@ -255,7 +255,7 @@ def _argv(argv: Any, shell: bool) -> list[str] | str:
     return args
 
 
-def _shown(args: list[str] | str, shell: bool) -> str:
+def _shown(args: list[str], shell: bool) -> str:
     """How a message names the command: its shell form, cut to a readable length."""
     text = args[2] if shell else shlex.join(args)
     return f"`{text if len(text) <= 200 else text[:199] + '…'}`"
@@ -582,6 +582,8 @@ class _RunningCommand:
                 if ctx.heartbeat(line[-_LAST_LINE_CHARS:].decode(self.encoding, "replace")):
                     return self._stop("its activity was cancelled")
             except ReplayflowError as exc:
+                from .backends.base import error_code
+
                 if error_code(exc) == "UnknownResourceFault":  # timed out, or its run closed
                     return self._stop("its activity task is closed (timed out, or its "
                                       "workflow closed)")

@@ -100,6 +100,18 @@ def test_on_line_sees_every_line_of_both_streams_in_order():
     assert [line for line in seen if line[0] == "stderr"] == [("stderr", "b")]
 
 
+def test_an_error_in_on_line_stops_the_command_and_propagates(tmp_path):
+    pidfile = tmp_path / "pid"
+
+    def refuse(stream, line):
+        raise RuntimeError(f"no thanks: {line}")
+
+    with pytest.raises(RuntimeError, match="no thanks: hello"):
+        shell.run(["sh", "-c", 'sleep 60 & echo $! > "$1"; echo hello; wait', "sh",
+                   str(pidfile)], on_line=refuse)
+    assert wait_dead(read_pid(pidfile), 5)
+
+
 def test_env_is_added_to_the_environment_and_cwd_is_honoured(tmp_path, monkeypatch):
     monkeypatch.setenv("RF_SHELL_GONE", "here")
     script = 'echo "$RF_SHELL_X ${RF_SHELL_GONE-unset} $(pwd)"'
