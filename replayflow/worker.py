@@ -220,8 +220,8 @@ def _kill_groups(groups: set[int], reader: Any, seq: int) -> None:
     A shell command runs in its own session, so the SIGKILL that stops the activity's process
     does not reach it, nor what it started. The child reports each group it adopts and releases
     over the pipe; what it sent before dying is read here first, so a group adopted just before
-    the kill is not missed. (A group released and reaped in the instant before the kill, whose
-    release is in that backlog, is not killed: its id could already name another group.)
+    the kill is not missed, and one released just before it is left alone (its command was
+    reaped: its id could already name another group).
     """
     try:
         while reader.poll():

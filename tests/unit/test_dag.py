@@ -348,3 +348,16 @@ def test_max_parallel_must_be_positive():
 def test_dependency_failed_is_what_a_skipped_node_carries():
     # The engine's own rule, relied on by the DAG: a child of a failed parent is never run.
     assert issubclass(DependencyFailed, TaskFailed)
+
+
+class DagWithOptions(Workflow):
+    name = "dag-test-options"
+
+    def run(self):
+        return self.submit(issue_dag(), "u", __priority=3).result
+
+
+def test_submit_options_go_to_nodes_not_to_the_dag():
+    result = LocalRunner().run(DagWithOptions)
+    assert result.status == "FAILED"
+    assert "takes its roots' input, not submit options" in result.reason
