@@ -142,7 +142,7 @@ def test_a_timeout_kills_the_whole_group_grandchildren_included(tmp_path):
     assert "was stopped: it ran past its timeout of 0.5 s; its process group was killed" in str(
         caught.value)
     assert caught.value.returncode == -15  # SIGTERM was enough
-    assert not alive(read_pid(pidfile))
+    assert wait_dead(read_pid(pidfile), 5)  # signalled: its death is a moment away
 
 
 def test_a_group_that_ignores_sigterm_gets_sigkill(tmp_path, monkeypatch):
@@ -152,7 +152,7 @@ def test_a_group_that_ignores_sigterm_gets_sigkill(tmp_path, monkeypatch):
     with pytest.raises(CommandFailed) as caught:
         shell.run(["sh", "-c", script, "sh", str(pidfile)], timeout=0.3)
     assert caught.value.returncode == -9
-    assert not alive(read_pid(pidfile))
+    assert wait_dead(read_pid(pidfile), 5)
 
 
 def test_what_a_finished_command_left_running_is_killed():
