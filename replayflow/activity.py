@@ -70,6 +70,9 @@ class Activity:
     idempotent: bool = False
     priority: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    #: Turns the JSON-decoded result into what `future.result` gives the workflow (shell
+    #: commands: a ShellResult). Chosen by the workflow's code, never by the history.
+    load_result: Callable[[Any], Any] | None = None
 
     def __post_init__(self) -> None:
         functools.update_wrapper(self, self.func)  # type: ignore[arg-type]
@@ -264,16 +267,20 @@ class ActivityContext:
     `heartbeat` is the service's RecordActivityTaskHeartbeat (called with this task's token),
     and `cancel_source` any object whose `cancel_requested` turns true when a cancel is
     requested without a heartbeat (the worker's own heartbeats, or a local run's service).
+    `process_groups(pgid, adopted)` is how the SWF worker's child tells its supervising parent
+    about the process groups the activity started (see `adopt_process_group`); None where
+    nobody kills the activity from outside (local runs).
     """
 
     __slots__ = ("workflow_id", "run_id", "activity_id", "task_id", "attempt", "task_token",
-                 "task_list", "_heartbeat", "_cancel_source", "_cancelled")
+                 "task_list", "_heartbeat", "_cancel_source", "_cancelled", "_process_groups")
 
     def __init__(self, workflow_id: str | None = None, run_id: str | None = None,
                  activity_id: str | None = None, task_id: str | None = None, attempt: int = 1,
                  task_token: str | None = None, task_list: str | None = None,
                  heartbeat: Callable[[Any, str | None], bool] | None = None,
-                 cancel_source: Any = None) -> None:
+                 cancel_source: Any = None,
+                 process_groups: Callable[[int, bool], None] | None = None) -> None:
         self.workflow_id = workflow_id
         self.run_id = run_id
         self.activity_id = activity_id
@@ -284,13 +291,15 @@ class ActivityContext:
         self._heartbeat = heartbeat
         self._cancel_source = cancel_source
         self._cancelled = False
+        self._process_groups = process_groups
 
     def __repr__(self) -> str:
         return f"<ActivityContext {self.activity_id} of {self.workflow_id}>"
 
     @property
     def cancel_requested(self) -> bool:
-        """True once a cancel was requested for this task (or its run closed)."""
+        """True once a cancel was requested for this task (or its run closed; in a local run,
+        also once the task timed out: the activity's work is no longer wanted)."""
         if self._cancelled:
             return True
         source = self._cancel_source
@@ -312,6 +321,19 @@ class ActivityContext:
             if self._heartbeat(self.task_token, heartbeat_details(details)):
                 self._cancelled = True
         return self.cancel_requested
+
+    def adopt_process_group(self, pgid: int) -> None:
+        """Declare that process group `pgid` (a command started in its own session) belongs to
+        this activity: a worker that kills the activity (start-to-close timeout, end of the
+        grace period) kills that group too, which a SIGKILL of the activity's own process would
+        not reach. `shell.run` does this for every command it starts."""
+        if self._process_groups is not None:
+            self._process_groups(pgid, True)
+
+    def release_process_group(self, pgid: int) -> None:
+        """The group is gone (or no longer this activity's): the worker forgets it."""
+        if self._process_groups is not None:
+            self._process_groups(pgid, False)
 
 
 def heartbeat_details(details: Any) -> str | None:

@@ -147,6 +147,37 @@ class TaskCancelled(ReplayflowError):
         super().__init__(f"{task_id} was cancelled")
 
 
+class InvalidDag(ReplayflowError, ValueError):
+    """A `canvas.Dag` that cannot run: a cycle, an unknown node, an ambiguous or missing provider,
+    a slot that is not a parameter, several unlabelled parents. Raised when the DAG is built (and,
+    for its roots' input, when it is submitted), before anything is scheduled."""
+
+
+class CommandFailed(ReplayflowError):
+    """A shell command (`replayflow.shell`) exited non-zero, died of a signal, or was stopped.
+
+    `returncode` is the exit code, or -N for death by signal N; `stderr_tail` holds the last
+    lines of its stderr; `result` is the whole ShellResult when the command ran to its end. The
+    message says all of it, so the task's failure reason reads on its own.
+    """
+
+    def __init__(self, command: str, returncode: int | None, how: str,
+                 stderr_tail: str = "", result: Any = None) -> None:
+        self.command = command
+        self.returncode = returncode
+        self.how = how
+        self.stderr_tail = stderr_tail
+        self.result = result
+        message = f"{command} {how}"
+        if stderr_tail:
+            message += f"; the end of its stderr:\n{stderr_tail}"
+        super().__init__(message)
+
+    def __reduce__(self):  # keep pickling lossless (the message is built, not stored)
+        return (type(self), (self.command, self.returncode, self.how, self.stderr_tail,
+                             self.result))
+
+
 class WorkflowFailed(ReplayflowError):
     """A workflow execution closed without a result (failed, timed out, terminated, cancelled)."""
 

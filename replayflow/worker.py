@@ -122,7 +122,15 @@ def _run_one(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
             pass
         return bool(flag.value)
 
-    ctx = ActivityContext(*fields, heartbeat=heartbeat, cancel_source=_Flag(flag))
+    def process_group(pgid: int, adopted: bool) -> None:
+        # A command's own process group (shell.run): the parent kills it when it kills us.
+        try:
+            conn.send(("group", seq, pgid, adopted))
+        except OSError:
+            pass
+
+    ctx = ActivityContext(*fields, heartbeat=heartbeat, cancel_source=_Flag(flag),
+                          process_groups=process_group)
     try:
         activity = registry.find(type_name)
     except ReplayflowError as exc:  # checked by the parent already: only a spawn child gets here
@@ -204,6 +212,30 @@ def _die_with_parent() -> None:
         return
     if os.getppid() == 1:  # the parent died before prctl took effect
         os._exit(1)
+
+
+def _kill_groups(groups: set[int], reader: Any, seq: int) -> None:
+    """SIGKILL the process groups a dead (or just killed) activity process had adopted.
+
+    A shell command runs in its own session, so the SIGKILL that stops the activity's process
+    does not reach it, nor what it started. The child reports each group it adopts and releases
+    over the pipe; what it sent before dying is read here first, so a group adopted just before
+    the kill is not missed, and one released just before it is left alone (its command was
+    reaped: its id could already name another group).
+    """
+    try:
+        while reader.poll():
+            message = reader.recv()
+            if message[0] == "group" and message[1] == seq:
+                (groups.add if message[3] else groups.discard)(message[2])
+    except (EOFError, OSError):
+        pass
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    groups.clear()
 
 
 def _death_reason(exitcode: int | None) -> str:
@@ -450,6 +482,7 @@ class Worker:
         pending_details: str | None = None  # the activity's latest heartbeat details, resent
         has_pending = False
         outcome: Outcome | None = None
+        groups: set[int] = set()  # process groups the activity adopted (see _kill_groups)
 
         def beat(details: str | None) -> None:
             nonlocal last_beat, next_beat
@@ -492,11 +525,14 @@ class Worker:
                     continue  # left over from an earlier task
                 if message[0] == "heartbeat":
                     pending_details, has_pending = message[2], True
+                elif message[0] == "group":
+                    (groups.add if message[3] else groups.discard)(message[2])
                 else:
                     outcome = message[2]
                     break
             elif process.sentinel in ready and not pipe_open:
                 process.join()
+                _kill_groups(groups, reader, seq)
                 outcome = failure(_death_reason(process.exitcode), "ActivityProcessDied")
                 break
             elif process.sentinel in ready:
@@ -507,12 +543,14 @@ class Worker:
             now = time.monotonic()
             if overrun_at is not None and now >= overrun_at:
                 self._kill(process)
+                _kill_groups(groups, reader, seq)
                 outcome = failure(
                     f"activity timed out: it ran past its startToCloseTimeout of {timeout:g} s "
                     "and the worker killed it", "TimeoutError")
                 break
             if kill_at is not None and now >= kill_at:
                 self._kill(process)
+                _kill_groups(groups, reader, seq)
                 outcome = failure("worker shut down before the activity finished",
                                    "WorkerShutdown")
                 break

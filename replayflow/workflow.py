@@ -100,6 +100,11 @@ class Workflow:
             return self._execution.submit_child(fn, args, kwargs, options)
         submit_to = getattr(fn, "_replayflow_submit", None)
         if submit_to is not None:  # canvas objects know how to submit themselves
+            if getattr(fn, "_replayflow_takes_input", False):  # a Dag: its roots' input
+                if options:
+                    raise TypeError(f"submit({type(fn).__name__}(...)) takes its roots' input, "
+                                    "not submit options: give those to each canvas.Node")
+                return submit_to(self, *args, **kwargs)
             if args or kwargs or options:
                 raise TypeError(
                     f"submit({type(fn).__name__}(...)) takes no other arguments: a canvas "

@@ -899,6 +899,7 @@ class MemorySwf:
         elif activity in self.activity_queue:  # still queued: it never starts now
             self.activity_queue.remove(activity)
         run = self._close_activity(activity)
+        activity.cancel_requested = True  # a local activity still running learns it must stop
         if self._full(run):
             return
         # startedEventId is required by SWF's model: 0 for a task that never started

@@ -1067,7 +1067,9 @@ class ExecutionState:
         future = task.future
         if future.state in _DONE:
             return
-        future._set_result(encoding.loads(self.decode(attrs.get("result"))))
+        value = encoding.loads(self.decode(attrs.get("result")))
+        load = task.activity.load_result
+        future._set_result(value if load is None else load(value))
 
     def _on_activity_failed(self, event: dict, attrs: dict) -> None:
         found = self._attempt_of(attrs)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from support.cli import run_cli
 
+from examples.dag import PageWorkflow
 from examples.determinism import RaffleWorkflow
 from replayflow.testing import replay
 
@@ -27,6 +28,8 @@ EXAMPLES = {
     "canvas": ("examples.canvas.ThumbnailWorkflow", '[["cat.png", "dog.png", "owl.png"], 2]'),
     "failure_policy": ("examples.failure_policy.ResilientWorkflow", None),
     "determinism": ("examples.determinism.RaffleWorkflow", '[["ann", "bob", "cid"]]'),
+    "dag": ("examples.dag.PageWorkflow", '["https://example.com/a"]'),
+    "shell": ("examples.shell.ShellWorkflow", '["to be or not to be", "be"]'),
 }
 
 
@@ -110,3 +113,19 @@ def test_determinism_and_its_recorded_history_replays(runs):
     # The way the example tells users to guard deployments: replay the recorded history.
     outcome = replay(runs["determinism"][1], RaffleWorkflow)
     assert outcome.close_status == "WorkflowExecutionCompleted"
+
+
+def test_dag(runs):
+    expected = {"fetch": "title: page a\nrow: a-1\nrow: a-2\nrow: a-3\n",
+                "parse": ["a-1", "a-2", "a-3"], "checksum": "ca2b1816c487",
+                "store": "stored 3 records under ca2b1816c487"}
+    assert output(runs, "dag") == {"by_edges": expected, "by_data": expected}
+    assert replay(runs["dag"][1], PageWorkflow).close_status == "WorkflowExecutionCompleted"
+
+
+def test_shell(runs):
+    result = output(runs, "shell")
+    assert result.pop("missing").startswith(
+        "CommandFailed: `cat /nonexistent/replayflow-example` exited with code 1; the end of its "
+        "stderr:\ncat: ")
+    assert result == {"words": 6, "matches": 2, "absent": 1, "checksum": "2814505409"}

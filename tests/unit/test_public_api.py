@@ -10,6 +10,7 @@ import replayflow
 def test_exported_names_are_pinned():
     assert sorted(replayflow.__all__) == sorted([
         "Future", "Workflow", "__version__", "activity", "canvas", "errors", "futures", "policy",
+        "shell",
     ])
     for name in replayflow.__all__:
         assert hasattr(replayflow, name), name
