@@ -81,7 +81,9 @@ def worker_start(domain: str, task_list: str, processes: int, heartbeat: float,
             for worker in workers:
                 worker.kill_now()
         else:
-            log.warning("%s: stopping (grace period %g s)", name, grace_period)
+            # A stop request is routine (a deploy, `standalone` finishing): say it at INFO; the
+            # worker warns by itself if activities are still running.
+            log.info("%s: stopping (grace period %g s)", name, grace_period)
             stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
