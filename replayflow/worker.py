@@ -28,7 +28,7 @@ from typing import Any
 
 from . import jumbo
 from .activity import Activity, ActivityContext, ActivityRegistry
-from .backends.base import default_identity
+from .backends.base import default_identity, error_code
 from .errors import ReplayflowError
 from .execution import Outcome, failure, report_outcome, run_activity, task_context
 from .middleware import ActivityMiddleware
@@ -445,6 +445,8 @@ class Worker:
                 return self._respond(task, failure(
                     "worker shut down before the activity started", "WorkerShutdown"), False)
             outcome, cancelled = self._supervise(task, activity, child, wake_r)
+            if outcome is None:  # SWF closed the task meanwhile: nothing to report to
+                return "abandoned"
             # Report first, replace a dead child after: nobody waits for that fork.
             return self._respond(task, outcome, cancelled)
         finally:
@@ -462,7 +464,7 @@ class Worker:
             os.close(wake_w)
 
     def _supervise(self, task: dict[str, Any], activity: Activity, child: _PoolChild,
-                   wake_fd: int) -> tuple[Outcome, bool]:
+                   wake_fd: int) -> tuple[Outcome | None, bool]:
         token = task["taskToken"]
         activity_id = str(task.get("activityId", ""))
         fields = task_context(task, self.task_list)
@@ -496,10 +498,23 @@ class Worker:
                         log.info("activity %s: cancellation requested", activity_id)
                     flag.value = 1
             except ReplayflowError as exc:
+                if error_code(exc) == "UnknownResourceFault":
+                    # SWF closed the task (a timeout it enforces, or its run closed): the work
+                    # would be thrown away, so stop it now, its process groups included.
+                    nonlocal gone
+                    gone = True
+                    log.info("activity %s: SWF closed the task (timed out, or its run closed); "
+                             "stopping it", activity_id)
+                    return
                 log.warning("activity %s: heartbeat failed: %s", activity_id,
                             str(exc).splitlines()[0])
 
+        gone = False
         while outcome is None:
+            if gone:
+                self._kill(process)
+                _kill_groups(groups, reader, seq)
+                return None, bool(flag.value)
             now = time.monotonic()
             with self._lock:
                 kill_at = self._kill_at

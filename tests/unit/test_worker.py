@@ -80,6 +80,26 @@ def test_cancel_request_reaches_the_activity_and_is_acknowledged() -> None:
     assert backend.heartbeats[0] == "still here"
 
 
+def test_a_task_swf_closed_meanwhile_is_stopped_and_not_reported(tmp_path: Any) -> None:
+    """A heartbeat refused with UnknownResourceFault (SWF timed the task out, or its run
+    closed): the activity's process is killed at once and nothing is reported."""
+    from replayflow.backends.base import ServiceError
+
+    class ClosedBackend(ScriptedBackend):
+        def record_activity_task_heartbeat(self, token: str, details: str | None = None) -> bool:
+            raise ServiceError("Unknown activity", "UnknownResourceFault")
+
+    backend = ClosedBackend()
+    worker = Worker(backend, "t", heartbeat=0.5)  # type: ignore[arg-type]
+    pid_file = tmp_path / "pid"
+    assert worker.process_task(task(activities.until_cancelled, str(pid_file))) == "abandoned"
+    assert backend.responses == []
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        __import__("os").kill(pid, 0)
+    worker.close()
+
+
 def test_cancel_flag_is_visible_without_heartbeating() -> None:
     backend = ScriptedBackend()
     backend.cancel = True
