@@ -217,6 +217,7 @@ class ActivityRegistry:
 
     def __init__(self, modules: Iterable[str] = ()) -> None:
         self.modules: list[str] = []
+        importlib.import_module("replayflow.steps")  # replayflow's own activities (self.step)
         for name in modules:
             self.load(name)
 

@@ -128,6 +128,19 @@ class Workflow:
         """Submit `fn(*item)` for each item; returns the futures in order."""
         return [self.submit(fn, *item, **kwargs) for item in iterable]
 
+    def step(self, name: str, fn: Any, *args: Any, force: bool = False,
+             **kwargs: Any) -> Future:
+        """Run `fn(*args, **kwargs)` unless an earlier run of this workflow id already did
+        step `name`; returns a future of its result (the recorded one when skipped).
+
+        Done steps are remembered in S3 (the jumbo bucket, under `steps/`) or, without one, in
+        a local directory; a marker records whether each step ran or was skipped, and why.
+        `force=True` (or `workflow.start --force-steps NAME,...`) runs it again.
+        """
+        from .steps import run_step
+
+        return run_step(self, name, fn, args, kwargs, force)
+
     def fail(self, reason: str, details: Any = None) -> None:
         """End the workflow now as FAILED with this reason (never returns)."""
         self._execution.fail(reason, details)

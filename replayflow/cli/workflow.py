@@ -81,6 +81,8 @@ def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
                    "(see `replayflow simulate --help` for its options).")
 @simulation_options
 @PROGRESS_OPTION
+@click.option("--force-steps", metavar="NAME,...",
+              help="Run these `self.step(...)` names again even if an earlier run did them.")
 @click.pass_context
 @handle_errors
 def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
@@ -89,7 +91,8 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                    task_list: str | None, execution_timeout: int | None, tags: tuple[str, ...],
                    wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...],
                    simulate: bool, delay: str | None, fail_rate: float, timeout_rate: float,
-                   results: str | None, seed: int | None, progress: str) -> None:
+                   results: str | None, seed: int | None, progress: str,
+                   force_steps: str | None) -> None:
     """Start WORKFLOW (MODULE.CLASS, e.g. examples.basic.BasicWorkflow).
 
     \b
@@ -108,6 +111,7 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     check_arguments(cls, args, kwargs)
     if len(tags) > 5:
         raise InvalidInput("SWF allows at most 5 tags")
+    kwargs = with_forced_steps(kwargs, force_steps)
     simulation = None
     if simulate:
         from ..simulate import simulation_from_options
@@ -137,6 +141,19 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
                  task_list=task_list, execution_timeout=execution_timeout, tags=list(tags),
                  wait=wait)
+
+
+def with_forced_steps(kwargs: dict, force_steps: str | None) -> dict:
+    """The run's input keywords plus `--force-steps` (carried in the input, where replays see
+    it; the engine takes it out before run() is called)."""
+    if not force_steps:
+        return kwargs
+    from ..steps import FORCE_STEPS_KEY
+
+    names = [name.strip() for name in force_steps.split(",") if name.strip()]
+    if not names:
+        raise InvalidInput("--force-steps needs step names, comma-separated")
+    return {**kwargs, FORCE_STEPS_KEY: names}
 
 
 def load_middlewares(paths: tuple[str, ...]) -> list:

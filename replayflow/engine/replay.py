@@ -55,6 +55,8 @@ from ..validation import (
 from .decisions import fail_workflow
 
 MAX_DECISIONS = 100
+#: Input keywords starting with this are replayflow's own run options, never run()'s arguments.
+RUN_OPTION_PREFIX = "__replayflow_"
 #: `submit` without `__priority`: the activity's declared priority (`__priority=None` is none).
 DECLARED_PRIORITY: Any = object()
 
@@ -230,6 +232,8 @@ class ExecutionState:
         self.kwargs: dict = {}
         self.input_text: str | None = None
         self.start_attributes: dict = {}
+        #: Options replayflow carried in the run's input (`--force-steps`), out of run()'s way.
+        self.run_options: dict[str, Any] = {}
         self._stamp: Any = None  # the current decision's eventTimestamp, as it came
         self.last_event_id = 0
         self.last_started_event_id = 0
@@ -998,6 +1002,9 @@ class ExecutionState:
         self._stamp = event["eventTimestamp"]
         self.input_text = self.decode(attrs.get("input"))
         self.args, self.kwargs = encoding.decode_call(self.input_text)
+        if self.kwargs:  # replayflow's own options ride in the input; run() never sees them
+            for key in [k for k in self.kwargs if k.startswith(RUN_OPTION_PREFIX)]:
+                self.run_options[key] = self.kwargs.pop(key)
         self.workflow = self.workflow_cls()
         self.workflow._bind(self)
 

@@ -28,6 +28,7 @@ EXAMPLES = {
     "canvas": ("examples.canvas.ThumbnailWorkflow", '[["cat.png", "dog.png", "owl.png"], 2]'),
     "failure_policy": ("examples.failure_policy.ResilientWorkflow", None),
     "determinism": ("examples.determinism.RaffleWorkflow", '[["ann", "bob", "cid"]]'),
+    "steps": ("examples.steps.MonthlyLoad", '["2026-11"]'),
     "dag": ("examples.dag.PageWorkflow", '["https://example.com/a"]'),
     "shell": ("examples.shell.ShellWorkflow", '["to be or not to be", "be"]'),
 }
@@ -129,3 +130,7 @@ def test_shell(runs):
         "CommandFailed: `cat /nonexistent/replayflow-example` exited with code 1; the end of its "
         "stderr:\ncat: ")
     assert result == {"words": 6, "matches": 2, "absent": 1, "checksum": "2814505409"}
+
+
+def test_steps(runs):
+    assert output(runs, "steps") == {"loaded": 3, "skipped": []}  # a fresh workflow id
