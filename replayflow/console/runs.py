@@ -154,7 +154,7 @@ class FileRuns(Runs):
     def _rows(self) -> list[dict]:
         rows = []
         for run in self.runs.values():
-            info = run.view("info", lambda h: operator.run_info(h, self.decode))
+            info = run.view("summary", lambda h: operator.run_info(h, self.decode))
             rows.append({
                 "workflow_id": run.workflow_id, "run_id": run.run_id,
                 "type": info["workflow_type"], "version": info["workflow_version"],
