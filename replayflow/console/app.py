@@ -4,7 +4,8 @@ Every endpoint is one row of `ENDPOINTS`: the router and the OpenAPI document ar
 that table and from the msgspec types the handlers return, so the document describes exactly what
 is served. Work that blocks (SWF calls, S3 reads, folding a large history) runs in Starlette's
 thread pool. Errors are JSON `{"error": ...}` with a status that says whose fault it was: 400 bad
-input, 401 no or wrong token, 403 read-only, 404 no such run, 409 the run is in the wrong state,
+input, 401 no or wrong token, 404 no such run, 405 no such
+method (every POST of a read-only console), 409 the run is in the wrong state,
 502 SWF or S3 failed.
 """
 
@@ -57,10 +58,11 @@ CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'se
 class ApiError(Exception):
     """An answer other than 2xx, as `{"error": message}`."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 @dataclass
@@ -105,15 +107,20 @@ class Endpoint:
 
 
 _ENCODER = msgspec.json.Encoder()
+#: Why a POST is refused (405) by a console started with --read-only or on history files.
+READ_ONLY = "this console is read-only: it takes no action on runs"
 
 
 def json_response(value: Any, status: int = 200) -> Response:
     return Response(_ENCODER.encode(value), status_code=status, media_type="application/json")
 
 
-def error_response(status: int, message: str) -> Response:
-    return json_response(models.ErrorBody(message.splitlines()[0] if message else "error"),
-                         status)
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    response = json_response(
+        models.ErrorBody(message.splitlines()[0] if message else "error"), status)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,9 +130,9 @@ def error_response(status: int, message: str) -> Response:
 
 def _flag(request: Request, name: str) -> bool:
     value = request.query_params.get(name)
-    if value is None or value.lower() in ("false", "0", ""):
+    if value is None or value == "false":
         return False
-    if value.lower() in ("true", "1"):
+    if value == "true":
         return True
     raise ApiError(400, f"query parameter {name} must be true or false, not {value!r}")
 
@@ -145,8 +152,6 @@ async def _body(request: Request, kind: type, *, optional: bool = False) -> Any:
 
 
 def _check_token(console: Console, request: Request) -> None:
-    if not console.can_act:
-        raise ApiError(403, "this console is read-only: it takes no action on runs")
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given or console.token is None or \
@@ -178,7 +183,10 @@ async def list_executions(request: Request, console: Console, path: dict) -> Res
     if status not in ("open", "closed", "all"):
         raise ApiError(400, f"status must be open, closed or all, not {status!r}")
     since_text = request.query_params.get("since")
-    since = operator.parse_since(since_text) if since_text else None
+    try:
+        since = operator.parse_since(since_text) if since_text is not None else None
+    except OverflowError:  # before year 1: every run is newer
+        since = None
     size_text = request.query_params.get("page_size", str(DEFAULT_PAGE_SIZE))
     if not size_text.isdigit() or not 1 <= int(size_text) <= MAX_PAGE_SIZE:
         raise ApiError(400, f"page_size must be a whole number from 1 to {MAX_PAGE_SIZE}")
@@ -345,10 +353,6 @@ async def start(request: Request, console: Console, path: dict) -> Response:
     return json_response(models.ActionResult("start", workflow_id, run_id), 201)
 
 
-async def refuse_action(request: Request, console: Console, path: dict) -> Response:
-    raise ApiError(403, "this console is read-only: it takes no action on runs")
-
-
 # --------------------------------------------------------------------------------------------
 # the table
 # --------------------------------------------------------------------------------------------
@@ -372,8 +376,11 @@ def _endpoints() -> list[Endpoint]:
                  models.ExecutionPage, params=[
                      Param("status", "query", {"type": "string", "enum": ["open", "closed", "all"],
                                                "default": "all"}),
-                     Param("since", "query", _STRING, "A duration ago (30m, 1h, 2d, 1w) or an "
-                           "ISO 8601 date."),
+                     Param("since", "query", {"anyOf": [
+                         {"type": "string", "pattern": "^[0-9]{1,6}[smhdwSMHDW]$"},
+                         {"type": "string", "format": "date"}]},
+                           "Runs started since: a duration ago (30m, 1h, 2d, 1w) or an ISO 8601 "
+                           "date (a date and time is taken too)."),
                      Param("type", "query", {"type": "string"}, "Only runs of this type."),
                      Param("tag", "query", {"type": "string"}, "Only runs with this tag."),
                      Param("page_token", "query", {"type": "string"},
@@ -430,19 +437,25 @@ def _endpoints() -> list[Endpoint]:
 # --------------------------------------------------------------------------------------------
 
 
+def _sse_event(name: str, data_schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["event", "data"], "properties": {
+        "event": {"const": name},
+        "data": {"type": "string", "contentMediaType": "application/json",
+                 "contentSchema": data_schema}}}
+
+
 def openapi_document(endpoints: list[Endpoint], examples: tuple[str, str] | None,
                      can_act: bool) -> dict[str, Any]:
     """OpenAPI 3.1, its schemas generated from the msgspec types the handlers use."""
-    types: list[Any] = [models.ErrorBody, models.LiveUpdate]
+    types: list[Any] = [models.ErrorBody, models.LiveUpdate, models.StreamEnd]
     for endpoint in endpoints:
         types += [t for t in (endpoint.response, endpoint.body) if t is not None]
     refs, components = msgspec.json.schema_components(
         types, ref_template="#/components/schemas/{name}")
     schema_of = dict(zip([id(t) for t in types], refs, strict=True))
     error_ref = schema_of[id(models.ErrorBody)]
-    reasons = {400: "Bad input", 401: "No token, or the wrong one", 403: "Read-only console",
-               404: "No such run", 409: "The run is in the wrong state for this",
-               502: "SWF or S3 failed"}
+    reasons = {400: "Bad input", 401: "No token, or the wrong one", 404: "No such run",
+               409: "The run is in the wrong state for this", 502: "SWF or S3 failed"}
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in endpoints:
         if endpoint.mutating and not can_act:
@@ -459,11 +472,13 @@ def openapi_document(endpoints: list[Endpoint], examples: tuple[str, str] | None
             parameters.append(entry)
         if endpoint.media == "application/json":
             success = {"application/json": {"schema": schema_of[id(endpoint.response)]}}
-        else:
-            success = {endpoint.media: {"schema": {"type": "string"}}}
+        else:  # server-sent events: the schema describes one event (OpenAPI 3.1)
+            success = {endpoint.media: {"schema": {"oneOf": [
+                _sse_event("update", schema_of[id(models.LiveUpdate)]),
+                _sse_event("end", schema_of[id(models.StreamEnd)])]}}}
         responses: dict[str, Any] = {
             str(endpoint.status): {"description": "OK", "content": success}}
-        errors = endpoint.errors + ((401, 403, 409) if endpoint.mutating else ())
+        errors = endpoint.errors + ((401, 409) if endpoint.mutating else ())
         for status in sorted(set(errors)):
             responses[str(status)] = {"description": reasons[status], "content": {
                 "application/json": {"schema": error_ref}}}
@@ -537,7 +552,7 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
     removes the actions. `allowed_hosts` pins the Host header (DNS-rebinding protection)."""
     live = LiveRuns(runs) if poll_interval is None else LiveRuns(runs, poll_interval)
     console = Console(runs, token, read_only, live, allowed_hosts)
-    endpoints = _endpoints()
+    endpoints = [e for e in _endpoints() if console.can_act or not e.mutating]
     table: dict[tuple[str, str], Endpoint] = {}
     for endpoint in endpoints:
         suffix = endpoint.path.removeprefix(_RUN).lstrip("/") if endpoint.path.startswith(
@@ -547,12 +562,13 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
     document: dict[str, Any] | None = None
 
     async def dispatch(endpoint: Endpoint, request: Request, path: dict) -> Response:
-        if endpoint.mutating and not console.can_act:
-            return await refuse_action(request, console, path)
         return await endpoint.handler(request, console, path)
 
     async def collection(request: Request) -> Response:
-        return await dispatch(table[(request.method, "/api/executions")], request, {})
+        endpoint = table.get((request.method, "/api/executions"))
+        if endpoint is None:
+            raise ApiError(405, READ_ONLY, {"Allow": "GET"})
+        return await dispatch(endpoint, request, {})
 
     async def one_run(request: Request) -> Response:
         run_id, suffix = _split_run(request.path_params["rest"])
@@ -562,7 +578,7 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
         if endpoint is None:
             other = "POST" if request.method == "GET" else "GET"
             if (other, "run/" + suffix) in table:
-                raise ApiError(405, f"{request.method} is not allowed here")
+                raise ApiError(405, f"{request.method} is not allowed here", {"Allow": other})
             raise ApiError(404, f"no such endpoint: {request.url.path}")
         return await dispatch(endpoint, request,
                               {"workflow_id": request.path_params["workflow_id"],
@@ -584,11 +600,14 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        return error_response(exc.status, exc.message)
+        return error_response(exc.status, exc.message, exc.headers)
 
     async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return error_response(exc.status_code, exc.detail or "error")
+        message = exc.detail or "error"
+        if exc.status_code == 405 and request.method == "POST" and not console.can_act:
+            message = READ_ONLY
+        return error_response(exc.status_code, message, exc.headers)
 
     async def on_replayflow_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ExecutionNotFound | WorkflowNotFound):
@@ -609,6 +628,7 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
         yield
         await live.close()
 
+    methods = ["GET", "POST"] if console.can_act else ["GET"]
     middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts:
         middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
@@ -617,9 +637,8 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
             Route("/", index),
             Route("/openapi.json", openapi),
             Route("/api/config", config),
-            Route("/api/executions", collection, methods=["GET", "POST"]),
-            Route("/api/executions/{workflow_id}/{rest:path}", one_run,
-                  methods=["GET", "POST"]),
+            Route("/api/executions", collection, methods=methods),
+            Route("/api/executions/{workflow_id}/{rest:path}", one_run, methods=methods),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         exception_handlers={ApiError: on_api_error, HTTPException: on_http_error,

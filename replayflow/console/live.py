@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..errors import ReplayflowError
 from ..history import CLOSE_STATUS
-from .models import LiveUpdate
+from .models import LiveUpdate, StreamEnd
 from .runs import CachedRun, Runs
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def update_of(run: CachedRun) -> LiveUpdate:
                       closed=not history.is_open)
 
 
-def sse(event: str, data: LiveUpdate | dict) -> bytes:
+def sse(event: str, data: LiveUpdate | StreamEnd) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + msgspec.json.encode(data) + b"\n\n"
 
 
@@ -84,7 +84,7 @@ class LiveRuns:
         update = update_of(first)
         yield sse("update", update)
         if update.closed or not self.runs.live:
-            yield sse("end", {"reason": "closed" if update.closed else "snapshot"})
+            yield sse("end", StreamEnd("closed" if update.closed else "snapshot"))
             return
         key = (first.workflow_id, first.run_id)
         watch = self.watches.get(key)
@@ -106,7 +106,7 @@ class LiveRuns:
                     continue
                 yield sse("update", update)
                 if update.closed:
-                    yield sse("end", {"reason": "closed"})
+                    yield sse("end", StreamEnd("closed"))
                     return
         finally:
             watch.queues.discard(queue)

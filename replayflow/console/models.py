@@ -180,6 +180,12 @@ class LiveUpdate(Struct):
     closed: bool
 
 
+class StreamEnd(Struct):
+    """The last server-sent event: the run closed, or it is a snapshot (a history file)."""
+
+    reason: Literal["closed", "snapshot"]
+
+
 class ActionResult(Struct):
     """The run an action went to (for start and restart: the new run)."""
 

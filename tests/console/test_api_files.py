@@ -197,12 +197,13 @@ def test_an_unknown_run_or_path_is_a_json_404(client, path):
 ])
 def test_history_files_are_read_only_even_with_the_token(client, path, body):
     response = client.post(path, json=body, headers={"Authorization": "Bearer t"})
-    assert response.status_code == 403
+    assert response.status_code == 405
+    assert "POST" not in response.headers["allow"]
     assert "read-only" in response.json()["error"]
 
 
-def test_a_get_on_an_action_is_a_405(client):
-    assert client.get(FAILED + "/terminate").status_code == 405
+def test_a_read_only_console_has_no_action_paths(client):
+    assert client.get(FAILED + "/terminate").status_code == 404
 
 
 def test_the_openapi_document_lists_the_reads_and_no_action_for_files(client):
