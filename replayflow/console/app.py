@@ -25,7 +25,6 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
@@ -536,6 +535,26 @@ _SUFFIXES = ("tasks", "profile", "history", "graph", "events", "terminate", "can
              "restart")
 
 
+class HostCheck:
+    """Refuse a Host header naming another server: a page elsewhere whose name was pointed at
+    127.0.0.1 (DNS rebinding) must not read this console's runs."""
+
+    def __init__(self, app: Any, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.allowed = {h.lower() for h in allowed_hosts}
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+            name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+            if name not in self.allowed:
+                response = error_response(400, f"unexpected Host header {host!r}: open the "
+                                               "console by the address it printed")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _split_run(rest: str) -> tuple[str, str]:
     """`<run_id>[/<suffix>]` -> (run_id, suffix). SWF run ids may hold a `/`: the suffix is the
     last segment only when it is one of ours."""
@@ -631,7 +650,7 @@ def create_app(runs: Runs, *, token: str | None = None, read_only: bool = False,
     methods = ["GET", "POST"] if console.can_act else ["GET"]
     middleware = [Middleware(SecurityHeaders)]
     if allowed_hosts:
-        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts))
+        middleware.append(Middleware(HostCheck, allowed_hosts=allowed_hosts))
     app = Starlette(
         routes=[
             Route("/", index),

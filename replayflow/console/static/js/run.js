@@ -20,7 +20,11 @@ function infoValue(key, value) {
   if (key === "started" || key === "closed") return time(value);
   if (key === "duration") return seconds(value);
   if (key === "tags") return value.join(", ");
-  if (["input", "result", "details"].includes(key)) return h("pre", { class: "mono" }, json(value));
+  if (key === "details") {
+    return h("details", {}, h("summary", { class: "muted" }, "details (the failure's full text)"),
+      h("pre", { class: "mono" }, json(value)));
+  }
+  if (["input", "result"].includes(key)) return h("pre", { class: "mono" }, json(value));
   return String(value);
 }
 
@@ -109,14 +113,14 @@ function tasksTable(tasks, selected, onSelect) {
   for (const t of tasks) {
     body.append(h("tr", { class: `clickable task-row${t.task_id === selected ? " selected" : ""}`,
       dataset: { id: t.task_id, phase: t.phase }, onclick: () => onSelect(t.task_id) },
-    h("td", { class: "mono" }, t.task_id), h("td", {}, t.kind), h("td", {}, t.name),
+    h("td", { class: "mono", title: `${t.kind} ${t.name}` }, t.task_id),
     h("td", {}, chip(t.phase)), h("td", { class: "num" }, t.attempts),
     h("td", { title: time(t.scheduled) }, clock(t.scheduled)),
     h("td", { title: time(t.started) }, clock(t.started)),
     h("td", { title: time(t.closed) }, clock(t.closed)),
     h("td", { class: "error" }, t.error || "")));
   }
-  return h("table", { id: "tasks" }, h("thead", {}, h("tr", {}, ["task", "kind", "name", "state",
+  return h("table", { id: "tasks" }, h("thead", {}, h("tr", {}, ["task", "state",
     "attempts", "scheduled", "started", "closed", "error"].map((c) => h("th", {}, c)))), body);
 }
 

@@ -8,6 +8,12 @@ const LABEL = 220;
 const WIDTH = 900;
 export const MAX_ROWS = 500;
 
+// `activity-examples.fanout.square-12` -> `square-12`: the full id is in the row's tooltip.
+function shortId(taskId) {
+  const tail = taskId.slice(taskId.lastIndexOf(".") + 1);
+  return tail.length > 34 ? `…${tail.slice(-33)}` : tail;
+}
+
 export function drawTimeline(box, profile, { onSelect } = {}) {
   const start = profile.start ? Date.parse(profile.start) : null;
   const end = profile.end ? Date.parse(profile.end) : null;
@@ -22,14 +28,14 @@ export function drawTimeline(box, profile, { onSelect } = {}) {
   for (let i = 0; i <= 4; i += 1) {
     const px = LABEL + (WIDTH * i) / 4;
     svg.append(s("line", { class: "axis", x1: px, x2: px, y1: 14, y2: height }),
-      s("text", { x: px + 2, y: 11, class: "muted" }, `+${seconds((span / 1000) * (i / 4))}`));
+      s("text", { x: i === 4 ? px - 2 : px + 2, y: 11, class: "muted", "text-anchor": i === 4 ? "end" : "start" },
+        `+${seconds((span / 1000) * (i / 4))}`));
   }
   shown.forEach((entry, i) => {
     const y = 20 + i * ROW;
     const row = s("g", { class: `timeline-row phase-${entry.phase}`, "data-id": entry.task_id },
       s("title", {}, `${entry.task_id}: waited ${seconds(entry.waiting)}, ran ${seconds(entry.running)} (${entry.state})`),
-      s("text", { x: 4, y: y + 11, class: "timeline-label" },
-        entry.task_id.length > 34 ? `…${entry.task_id.slice(-33)}` : entry.task_id));
+      s("text", { x: 4, y: y + 11, class: "timeline-label" }, shortId(entry.task_id)));
     if (start !== null) {
       for (const sp of entry.spans) {
         const x1 = x(sp.start);
