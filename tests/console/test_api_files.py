@@ -9,6 +9,7 @@ import pytest
 from starlette.testclient import TestClient
 from support.cli import run_cli
 from support.console import HISTORIES
+from support.console_workflows import DataflowWorkflow
 
 from examples.basic import BasicWorkflow
 from replayflow.console import FileRuns, create_app
@@ -120,6 +121,29 @@ def test_the_graph_has_one_node_per_task_and_an_edge_per_future_passed(client):
                      ("square-1", "total-1"), ("square-2", "total-1"),
                      ("square-3", "total-1"), ("total-1", "check-1")}
     assert graph["grouped"] is False
+
+
+def test_above_200_tasks_each_type_is_one_node_with_counts_until_expanded(tmp_path):
+    result = run_local(DataflowWorkflow, 250, 1)  # check fails: 14 > 1
+    source = tmp_path / "wide.json"
+    write_history_file(source, result.execution.history())
+    workflow_id = result.execution.history().workflow_execution["workflowId"]
+    with TestClient(create_app(FileRuns([str(source)]))) as client:
+        url = f"/api/executions/{workflow_id}/latest/graph"
+        graph = client.get(url).json()
+        expanded = client.get(url, params={"expand": "support.console_workflows.square"}).json()
+    assert graph["grouped"] is True and graph["task_count"] == 253
+    nodes = {n["name"].rpartition(".")[2]: n for n in graph["nodes"]}
+    assert set(nodes) == {"load", "square", "total", "check"}
+    assert (nodes["square"]["group"], nodes["square"]["size"], nodes["square"]["counts"]) == (
+        True, 250, {"completed": 250})
+    assert nodes["check"]["phase"] == "failed"
+    edges = {(e["source"].rpartition(".")[2], e["target"].rpartition(".")[2]): e["count"]
+             for e in graph["edges"]}
+    assert edges == {("load-1", "square"): 250, ("square", "total-1"): 250,
+                     ("total-1", "check-1"): 1}
+    assert len(expanded["nodes"]) == 253 and len(expanded["edges"]) == 501
+    assert not any(n["group"] for n in expanded["nodes"])
 
 
 def test_an_old_history_without_recorded_dependencies_draws_with_no_edges(client):

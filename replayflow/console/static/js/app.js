@@ -36,6 +36,7 @@ async function route() {
       await showRuns(main, config, new URLSearchParams(query || ""));
     }
     main.dataset.state = "ready";
+    main.dataset.readyAt = performance.now().toFixed(1); // ms since navigation (bench/console.py)
   } catch (err) {
     main.dataset.state = "error";
     console.error(err);
