@@ -296,7 +296,7 @@ async def terminate(request: Request, console: Console, path: dict) -> Response:
 
 async def cancel(request: Request, console: Console, path: dict) -> Response:
     _check_token(console, request)
-    await _body(request, models.RestartRequest, optional=True)  # nothing to read; must be JSON
+    await _body(request, models.CancelRequest, optional=True)
     workflow_id, run_id = _target(path)
     swf = _swf(console)
     done = await _act(console, workflow_id, path["run_id"],
@@ -419,8 +419,8 @@ def _endpoints() -> list[Endpoint]:
                  terminate, models.ActionResult, body=models.TerminateRequest, params=run,
                  mutating=True),
         Endpoint("POST", _RUN + "/cancel", "cancelExecution",
-                 "Ask the open run to cancel itself.", cancel, models.ActionResult, params=run,
-                 mutating=True),
+                 "Ask the open run to cancel itself.", cancel, models.ActionResult,
+                 body=models.CancelRequest, params=run, mutating=True),
         Endpoint("POST", _RUN + "/signal", "signalExecution",
                  "Send a signal (`input` is any JSON) to the open run.", signal,
                  models.ActionResult, body=models.SignalRequest, params=run, mutating=True),

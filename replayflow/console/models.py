@@ -198,6 +198,10 @@ class TerminateRequest(Struct, forbid_unknown_fields=True):
     reason: Annotated[str, Meta(max_length=32_768)] | None = None
 
 
+class CancelRequest(Struct, forbid_unknown_fields=True):
+    """Nothing to say: the run's decider decides how it cancels."""
+
+
 class SignalRequest(Struct, forbid_unknown_fields=True):
     name: Annotated[str, Meta(min_length=1, max_length=256)]
     input: Any = None

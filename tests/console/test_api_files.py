@@ -40,7 +40,8 @@ def test_the_list_shows_every_file_newest_first_with_filters_and_pages(client):
 
     opened = client.get("/api/executions", params={"status": "open"}).json()["executions"]
     assert [row["workflow_id"] for row in opened] == ["basic-open-1"]
-    typed = client.get("/api/executions", params={"type": "console-dataflow"}).json()
+    dataflow = "support.console_workflows.DataflowWorkflow"
+    typed = client.get("/api/executions", params={"type": dataflow}).json()
     assert {row["status"] for row in typed["executions"]} == {"FAILED", "COMPLETED"}
 
     first = client.get("/api/executions", params={"page_size": 4}).json()

@@ -30,8 +30,7 @@ def check(value, limit):
 class DataflowWorkflow(Workflow):
     """load -> n squares -> total -> check: 3 + n tasks, 3n edges; check fails past `limit`."""
 
-    name = "console-dataflow"
-    version = "1"
+    version = "1"  # no name: the type is the import path, so replay tests find the class
     task_list = "console"
 
     def run(self, n, limit=1000):
@@ -43,7 +42,6 @@ class DataflowWorkflow(Workflow):
 class FanoutWorkflow(Workflow):
     """n independent squares of one type, summed: a run wide enough to be drawn grouped."""
 
-    name = "console-fanout"
     version = "1"
     task_list = "console"
 

@@ -17,8 +17,10 @@ function shortId(taskId) {
 export function drawTimeline(box, profile, { onSelect } = {}) {
   const start = profile.start ? Date.parse(profile.start) : null;
   const end = profile.end ? Date.parse(profile.end) : null;
-  const entries = [...profile.entries].sort((a, b) =>
-    (a.scheduled ? Date.parse(a.scheduled) : 0) - (b.scheduled ? Date.parse(b.scheduled) : 0));
+  // In the order they were scheduled; ties (one decision schedules many) by start, then end.
+  const at = (value) => (value ? Date.parse(value) : 0);
+  const entries = [...profile.entries].sort((a, b) => at(a.scheduled) - at(b.scheduled)
+    || at(a.started) - at(b.started) || at(a.closed) - at(b.closed));
   const shown = entries.slice(0, MAX_ROWS);
   const span = Math.max((end ?? 0) - (start ?? 0), 1);
   const height = 24 + shown.length * ROW;
