@@ -57,8 +57,8 @@ def main() -> None:
     if not executable:
         sys.exit("bench/console.py needs Chromium: apt-get install chromium")
 
-    result = run_local(FanoutWorkflow, options.tasks - 1)
-    history = result.execution.history()
+    result = run_local(FanoutWorkflow, [options.tasks - 1])
+    history = result.history()
     workflow_id = history.workflow_execution["workflowId"]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "fanout.json")

@@ -125,10 +125,10 @@ def test_the_graph_has_one_node_per_task_and_an_edge_per_future_passed(client):
 
 
 def test_above_200_tasks_each_type_is_one_node_with_counts_until_expanded(tmp_path):
-    result = run_local(DataflowWorkflow, 250, 1)  # check fails: 14 > 1
+    result = run_local(DataflowWorkflow, [250, 1])  # check fails: 14 > 1
     source = tmp_path / "wide.json"
-    write_history_file(source, result.execution.history())
-    workflow_id = result.execution.history().workflow_execution["workflowId"]
+    write_history_file(source, result.history())
+    workflow_id = result.history().workflow_execution["workflowId"]
     with TestClient(create_app(FileRuns([str(source)]))) as client:
         url = f"/api/executions/{workflow_id}/latest/graph"
         graph = client.get(url).json()
@@ -171,11 +171,11 @@ def test_history_decoded_and_raw_is_byte_for_byte_what_the_cli_writes(client, tm
 
 
 def test_a_downloaded_history_replays_in_a_test(tmp_path):
-    result = run_local(BasicWorkflow, 1)
+    result = run_local(BasicWorkflow, [1])
     source = tmp_path / "basic.json"
-    write_history_file(source, result.execution.history())
+    write_history_file(source, result.history())
     with TestClient(create_app(FileRuns([str(source)]))) as client:
-        workflow_id = result.execution.history().workflow_execution["workflowId"]
+        workflow_id = result.history().workflow_execution["workflowId"]
         raw = client.get(f"/api/executions/{workflow_id}/latest/history?raw=true")
     downloaded = tmp_path / "downloaded.json"
     downloaded.write_text(raw.text)

@@ -124,10 +124,10 @@ def test_a_run_page_draws_each_task_its_colour_and_the_futures_passed(page, file
 
 
 def test_a_run_of_a_thousand_tasks_is_grouped_then_expands(page, tmp_path):
-    result = run_local(FanoutWorkflow, 1000)
+    result = run_local(FanoutWorkflow, [1000])
     source = tmp_path / "fanout-1000.json"
-    write_history_file(source, result.execution.history())
-    workflow_id = result.execution.history().workflow_execution["workflowId"]
+    write_history_file(source, result.history())
+    workflow_id = result.history().workflow_execution["workflowId"]
     with ConsoleProcess("--history-file", str(source)) as console:
         page.goto(f"{console.url}/#/run/{workflow_id}/latest")
         ready(page)

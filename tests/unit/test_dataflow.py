@@ -51,8 +51,8 @@ def test_anything_unexpected_reads_as_no_dependencies(control):
 
 
 def test_a_local_run_records_the_fan_in_edges_in_its_history():
-    result = run_local(FanoutWorkflow, 30)
-    scheduled = [attributes(e) for e in result.execution.history().events
+    result = run_local(FanoutWorkflow, [30])
+    scheduled = [attributes(e) for e in result.history().events
                  if e["eventType"] == "ActivityTaskScheduled"]
     squares = [a for a in scheduled if a["activityType"]["name"] == "examples.fanout.square"]
     assert all("control" not in a for a in squares)  # no futures among their arguments
