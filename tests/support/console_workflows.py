@@ -49,3 +49,19 @@ class FanoutWorkflow(Workflow):
         values = self.submit(load, n)
         squares = [self.submit(square, values, i) for i in range(n)]
         return self.submit(total, squares).result
+
+
+class SumChild(Workflow):
+    version = "1"
+
+    def run(self, values):
+        return self.submit(total, values).result
+
+
+class ChildFedWorkflow(Workflow):
+    """A child workflow that takes a future: the child's control names both."""
+
+    version = "1"
+
+    def run(self, n):
+        return self.submit(SumChild, self.submit(load, n)).result

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from support.console_workflows import ChildFedWorkflow
 
 from examples.fanout import FanoutWorkflow
+from replayflow.console import views
 from replayflow.dataflow import MAX_CONTROL_CHARS, dependencies_control, read_control
 from replayflow.history import attributes
 from replayflow.local import run_local
+from replayflow.operator import RunHistory
 
 
 def test_consecutive_numbered_ids_fold_into_ranges_and_read_back_in_order():
@@ -59,3 +62,20 @@ def test_a_local_run_records_the_fan_in_edges_in_its_history():
     total = next(a for a in scheduled if a["activityType"]["name"] == "examples.fanout.total")
     assert read_control(total["control"]) == (
         None, [f"activity-examples.fanout.square-{n}" for n in range(1, 31)])
+
+
+def test_a_child_fed_a_future_names_its_task_and_dependency_and_the_graph_links_them():
+    result = run_local(ChildFedWorkflow, [3])
+    assert result.result == 6
+    parent = result.history()
+    initiated = [attributes(e) for e in parent.events
+                 if e["eventType"] == "StartChildWorkflowExecutionInitiated"]
+    assert len(initiated) == 1
+    child_task, deps = read_control(initiated[0]["control"])
+    assert child_task == "workflow-support.console_workflows.SumChild-1"
+    assert deps == ["activity-support.console_workflows.load-1"]
+    history = RunHistory(parent.events, dict(parent.workflow_execution))
+    graph = views.graph(history, lambda text: text)
+    child_node = initiated[0]["workflowId"]
+    assert {(e.source, e.target) for e in graph.edges} == {
+        ("activity-support.console_workflows.load-1", child_node)}
