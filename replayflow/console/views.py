@@ -40,6 +40,7 @@ _PHASES: dict[str, Phase] = {
     "FAILED": "failed", "SCHEDULE_FAILED": "failed", "START_FAILED": "failed",
     "TIMED_OUT": "timed_out",
     "CANCELED": "cancelled", "CANCEL_REQUESTED": "cancelled", "TERMINATED": "cancelled",
+    "ABANDONED": "cancelled",  # still open when its run closed: it will never finish
 }
 #: The order a group's phase is picked in: the most alarming state its members are in.
 _PHASE_RANK: tuple[Phase, ...] = ("failed", "timed_out", "running", "waiting", "scheduled",

@@ -190,6 +190,10 @@ def test_terminate_then_restart_then_the_old_run_is_left_alone(console):
                                "run_id": run.run_id}
     info = client.get(path(run)).json()
     assert (info["status"], info["reason"]) == ("TERMINATED", "from the test")
+    # Its task, scheduled when the run was terminated, will never run: drawn as cancelled.
+    nodes = client.get(path(run, "graph")).json()["nodes"]
+    assert [(n["id"], n["state"], n["phase"]) for n in nodes] == [
+        (hand.INCREMENT, "ABANDONED", "cancelled")]
     again = client.post(path(run, "terminate"), json={}, headers=AUTH)
     assert again.status_code == 409
     assert "already closed" in again.json()["error"]
