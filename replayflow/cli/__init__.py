@@ -9,7 +9,7 @@ from .app import cli
 
 def _load_commands() -> None:
     """Each module registers its commands on `cli` when imported."""
-    from . import operator, swf, worker, workflow  # noqa: F401
+    from . import console, operator, swf, worker, workflow  # noqa: F401
 
 
 def main(argv: list[str] | None = None) -> None:

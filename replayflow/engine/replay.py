@@ -29,7 +29,7 @@ from typing import Any
 
 from greenlet import GreenletExit, getcurrent, greenlet
 
-from .. import encoding
+from .. import dataflow, encoding
 from .. import futures as _futures
 from ..activity import Activity
 from ..errors import (
@@ -100,7 +100,16 @@ def _schedule_decision(task: ActivityTask, activity_id: str) -> dict:
     attrs["input"] = task.input_text
     if task.priority is not None:
         attrs["taskPriority"] = str(task.priority)
+    if task.input_deps:
+        attrs["control"] = _dependencies_control(task)
     return {"decisionType": "ScheduleActivityTask", "scheduleActivityTaskDecisionAttributes": attrs}
+
+
+def _dependencies_control(task: _SubmittedTask, task_id: str | None = None) -> str:
+    """The tasks whose futures `task` took as input, for the `control` field: SWF keeps it in
+    the history (not for the worker), so any run's dataflow graph can be drawn from its history.
+    """
+    return dataflow.dependencies_control((f.task_id for f in task.input_deps or ()), task_id)
 
 
 class TimerTask:
@@ -118,7 +127,7 @@ class _SubmittedTask:
     """What activities and child workflows share: an input, attempts, a future, dependencies."""
 
     __slots__ = ("task_id", "args", "kwargs", "future", "attempt", "input_text", "deps",
-                 "last_failure", "cancel_requested")
+                 "last_failure", "cancel_requested", "input_deps")
 
     def __init__(self, task_id: str, args: tuple, kwargs: dict, future: Future) -> None:
         self.task_id = task_id
@@ -130,6 +139,8 @@ class _SubmittedTask:
         self.deps: list[Future] | None = None
         self.last_failure: TaskFailed | None = None
         self.cancel_requested = False
+        #: The futures it took as arguments, once resolved (recorded in its decision's control).
+        self.input_deps: list[Future] | None = None
 
 
 class ActivityTask(_SubmittedTask):
@@ -686,6 +697,7 @@ class ExecutionState:
         if deps:
             task.args = tuple(_substitute(list(task.args)))
             task.kwargs = _substitute(task.kwargs)
+            task.input_deps = deps
         try:
             task.input_text = encoding.encode_call(task.args, task.kwargs)
         except encoding.NotSerializable as exc:
@@ -872,7 +884,8 @@ class ExecutionState:
                                                     or cls.execution_timeout)),
             "taskStartToCloseTimeout": str(int(cls.decision_task_timeout)),
             "childPolicy": opts.get("child_policy") or cls.child_policy,
-            "control": task.task_id,
+            "control": (_dependencies_control(task, task.task_id) if task.input_deps
+                        else task.task_id),
         }
         tags = opts.get("tags") or list(getattr(cls, "tags", ()) or ())
         if tags:

@@ -25,7 +25,8 @@ def replay(cls: type, events: list[dict]) -> list[dict]:
 
 
 def schedule(activity_id: str, name: str, args: list, task_list: str = "quickstart",
-             version: str = "example", timeouts: dict | None = None) -> dict:
+             version: str = "example", timeouts: dict | None = None,
+             control: str | None = None) -> dict:
     return {
         "decisionType": "ScheduleActivityTask",
         "scheduleActivityTaskDecisionAttributes": {
@@ -34,6 +35,7 @@ def schedule(activity_id: str, name: str, args: list, task_list: str = "quicksta
             "input": json.dumps({"args": args, "kwargs": {}}, separators=(",", ":")),
             "taskList": {"name": task_list},
             **(timeouts or TIMEOUTS_DEFAULT),
+            **({"control": control} if control is not None else {}),
         },
     }
 
@@ -46,9 +48,13 @@ def test_first_decision_schedules_the_first_activity():
 
 def test_a_completed_future_feeds_both_of_its_dependants():
     decisions = replay(BasicWorkflow, load_events("basic_after_increment"))
+    # Each names the task whose future it took, in control (the console draws edges from it).
+    fed_by_increment = '{"deps":["activity-examples.basic.increment-1"]}'
     assert decisions == [
-        schedule("activity-examples.basic.delay-1#1", "examples.basic.delay", [0, 2]),
-        schedule("activity-examples.basic.double-1#1", "examples.basic.double", [2]),
+        schedule("activity-examples.basic.delay-1#1", "examples.basic.delay", [0, 2],
+                 control=fed_by_increment),
+        schedule("activity-examples.basic.double-1#1", "examples.basic.double", [2],
+                 control=fed_by_increment),
     ]
 
 
