@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from .history import CLOSE_STATUS, attributes
+from .naming import compensated_task
 
 Decode = Callable[[str | None], str | None]
 
@@ -91,6 +92,9 @@ class TaskRow:
     details: Any = None
     attempt_list: list[Attempt] = field(default_factory=list)
     first_event_id: int = 0
+    #: For a saga's compensation task: the id of the task it undoes (`saga.add` for an undo
+    #: step of its own); None for every other task.
+    compensates: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -117,7 +121,7 @@ class TaskRow:
             "version": self.version, "state": self.state, "attempts": self.attempts,
             "scheduled": self.scheduled, "started": self.started, "closed": self.closed,
             "error": self.error, "details": self.details, "input": self.input,
-            "result": self.result,
+            "result": self.result, "compensates": self.compensates,
         }
 
 
@@ -247,6 +251,7 @@ class _Rows:
         row.version = activity_type.get("version")
         if row.input is None:
             row.input = decode_field(attrs.get("input"), self.decode)
+            row.compensates = compensated_task(task_id)
         self._new_attempt(row, event)
 
     def _on_ScheduleActivityTaskFailed(self, event: dict, attrs: dict) -> None:
@@ -293,6 +298,7 @@ class _Rows:
         row.version = workflow_type.get("version")
         if row.input is None:
             row.input = decode_field(attrs.get("input"), self.decode)
+            row.compensates = compensated_task(_control_task_id(attrs.get("control")))
         self._new_attempt(row, event)
 
     def _on_StartChildWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
@@ -397,6 +403,19 @@ class _Rows:
 
     def _on_SignalExternalWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
         self._close(attrs.get("initiatedEventId"), event, "FAILED", error=attrs.get("cause"))
+
+
+def _control_task_id(control: str | None) -> str | None:
+    """The task id a child workflow's `control` names: the text itself, or (when the decision
+    recorded more) its JSON object's "task". Anything else names none; nothing is evaluated."""
+    if not control or not control.startswith("{"):
+        return control
+    try:
+        data = json.loads(control)
+    except ValueError:
+        return None
+    task_id = data.get("task") if isinstance(data, dict) else None
+    return task_id if isinstance(task_id, str) else None
 
 
 def _is_internal(row: TaskRow) -> bool:
@@ -603,7 +622,7 @@ def task_detail(events: list[dict], task_id: str, decode: Decode = identity, *,
         "ran": None if instant else round(running, 3),
         "input": row.input, "result": row.result, "error": row.error,
         "traceback": _traceback_of(row.details), "details": row.details,
-        "attempt_list": attempts,
+        "compensates": row.compensates, "attempt_list": attempts,
     }
 
 
