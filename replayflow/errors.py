@@ -182,7 +182,7 @@ class CompensationFailed(ReplayflowError):
     """A saga scope (`Workflow.saga()`) was left by an error, and undoing what it did failed too
     (TaskFlow's REVERT_FAILURE). `original` is the error that started the compensation;
     `failures` holds the failure of each compensation that failed after its own retries, in the
-    order they ran; `total` is how many compensations were to run.
+    order they ran; `total` is how many compensations ran (failed or not).
     """
 
     def __init__(self, original: BaseException, failures: list[BaseException],

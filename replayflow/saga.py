@@ -212,7 +212,7 @@ class Saga:
     # ------------------------------------------------------------------ compensation
     def _compensate(self, error: Exception) -> tuple[list[BaseException], int]:
         """Cancel and await the scope's unfinished tasks, then run the compensations of those
-        that did something; returns (failures, how many were to run)."""
+        that did something; returns (failures, how many ran)."""
         workflow = self.workflow
         execution = workflow._execution
         unfinished = [f for f in self._tasks if not f.done]
@@ -246,7 +246,7 @@ class Saga:
             "failed": [task_id for task_id, _ in run.failures][:_MAX_LISTED],
             "not_run": len(run.not_run)})
         self._hand_over(run.not_run)
-        return [failure for _, failure in run.failures], len(todo)
+        return [failure for _, failure in run.failures], len(todo) - len(run.not_run)
 
     def _wait(self, fs: list[Future], *, first: bool = False) -> None:
         """Wait as run() does; a cancel request meanwhile is kept for after the compensation
