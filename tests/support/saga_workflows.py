@@ -62,6 +62,16 @@ def undo_step(note):
     return f"step {note}"
 
 
+@activity.with_attributes(task_list="saga", version="test", raises_on_failure=False)
+def quiet_undo(name, *inputs, result=None, failure=None, task_id=None):
+    raise RuntimeError(f"cannot undo {name}, and that is fine")
+
+
+@activity.with_attributes(task_list="saga", version="test", idempotent=True)
+def idempotent_work(name):
+    return f"{name}-done"
+
+
 @activity.with_attributes(task_list="saga", version="test", retry=1)
 def flaky_undo(name, *inputs, result=None, failure=None, task_id=None):
     if activity.context().attempt == 1:
@@ -147,8 +157,8 @@ class WhoIsCompensated(Workflow):
 class FailingUndoSaga(Workflow):
     """Three tasks; b's undo fails. With continue_on_error=False, a's undo never runs."""
 
-    def run(self, continue_on_error=True):
-        with self.saga(continue_on_error=continue_on_error):
+    def run(self, continue_on_error=True, parallel=False):
+        with self.saga(continue_on_error=continue_on_error, parallel=parallel):
             a = self.submit(work, "a", __compensate=undo)
             b = self.submit(work, "b-bad-undo", a, __compensate=undo)
             return self.submit(work, "fail-c", b, __compensate=undo).result
@@ -189,6 +199,35 @@ class NestedStopSaga(Workflow):
                 i1 = self.submit(work, "i1", __compensate=undo)
                 i2 = self.submit(work, "i2-bad-undo", i1, __compensate=undo)
                 return self.submit(work, "fail-i3", i2, __compensate=undo).result
+
+
+class BothFailSaga(Workflow):
+    """The inner scope's undo fails, and the outer scope's too: one report of both."""
+
+    def run(self):
+        with self.saga():
+            self.submit(work, "o1-bad-undo", __compensate=undo).result  # noqa: B018
+            with self.saga():
+                i1 = self.submit(work, "i1-bad-undo", __compensate=undo)
+                return self.submit(work, "fail-i2", i1).result
+
+
+class QuietUndoSaga(Workflow):
+    def run(self):
+        with self.saga():
+            self.submit(work, "a", __compensate=quiet_undo).result  # noqa: B018
+            raise RuntimeError("stop")
+
+
+class IdempotentSaga(Workflow):
+    """The same idempotent call twice: one task, two futures, one undo."""
+
+    def run(self):
+        with self.saga():
+            first = self.submit(idempotent_work, "a", __compensate=undo)
+            second = self.submit(idempotent_work, "a", __compensate=undo)
+            futures.wait(first, second)
+            raise RuntimeError("stop")
 
 
 class GroupSaga(Workflow):
@@ -233,6 +272,15 @@ class CancelSaga(Workflow):
         with self.saga():
             self.submit(work, "a", __compensate=undo).result  # noqa: B018
             return self.submit(slow_until_cancelled, "s", __compensate=undo).result
+
+
+class CancelBadUndoSaga(Workflow):
+    """Cancelled, and an undo fails: the run fails (it cannot be cancelled cleanly)."""
+
+    def run(self):
+        with self.saga():
+            self.submit(work, "a-bad-undo", __compensate=undo).result  # noqa: B018
+            return self.submit(slow_until_cancelled, "s").result
 
 
 class CancelDuringCompensation(Workflow):
