@@ -171,23 +171,14 @@ class _CompositeRun:
         self.started: list[Future] = []
         self.future = Future(self.execution._next_id(self.kind), self.execution)
         self.future._cancel = self._cancel
-        self.saga_scope = workflow._saga_scope  # members are submitted in it, whenever they are
 
     def start(self) -> Future:
         self.future.state = RUNNING
         self.step()
         if not self.future.done:
-            self.execution.add_driver(
-                self.future, self.step if self.saga_scope is None else self._step_in_scope)
+            # Members submitted later belong to the saga block this one was submitted in.
+            self.execution.add_driver(self.future, self.workflow._in_saga_scope(self.step))
         return self.future
-
-    def _step_in_scope(self) -> bool:
-        workflow = self.workflow
-        outer, workflow._saga_scope = workflow._saga_scope, self.saga_scope
-        try:
-            return self.step()
-        finally:
-            workflow._saga_scope = outer
 
     def step(self) -> bool:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -108,6 +108,22 @@ class Workflow:
                             "a `with self.saga():` block")
         return self._submit(fn, args, kwargs, options)
 
+    def _in_saga_scope(self, step: Callable[[], bool]) -> Callable[[], bool]:
+        """`step`, a driver the engine calls at decision points (a group, a chain, a step),
+        made to submit in the saga block that is current now, as run() would have."""
+        scope = self._saga_scope
+        if scope is None:
+            return step
+
+        def in_scope() -> bool:
+            outer, self._saga_scope = self._saga_scope, scope
+            try:
+                return step()
+            finally:
+                self._saga_scope = outer
+
+        return in_scope
+
     def _submit(self, fn: Any, args: tuple, kwargs: dict, options: dict[str, Any]) -> Future:
         if type(fn) is Activity:
             return self._submit_activity(fn, args, kwargs, options)

@@ -72,6 +72,16 @@ def idempotent_work(name):
     return f"{name}-done"
 
 
+@activity.with_attributes(task_list="saga", version="test")
+def combine(name, left=None, right=None):
+    return f"{name}({left}, {right})"
+
+
+@activity.with_attributes(task_list="saga", version="test")
+def undo_any(*args, **kwargs):
+    return f"undid {args[0]}"
+
+
 @activity.with_attributes(task_list="saga", version="test", retry=1)
 def flaky_undo(name, *inputs, result=None, failure=None, task_id=None):
     if activity.context().attempt == 1:
@@ -239,6 +249,67 @@ class GroupSaga(Workflow):
                                    for i in range(4)], max_parallel=2)
             self.submit(group).result  # noqa: B018
             return self.submit(work, "fail-after").result
+
+
+class DagSaga(Workflow):
+    """A diamond DAG whose nodes carry their undo, then a failure after it."""
+
+    def run(self, parallel=False):
+        fetch = canvas.Node(work, "fetch", name="fetch", __compensate=undo_any)
+        parse = canvas.Node(work, "parse", name="parse", __compensate=undo_any)
+        check = canvas.Node(work, "check", name="check", __compensate=undo_any)
+        store = canvas.Node(combine, "store", name="store", __compensate=undo_any)
+        dag = canvas.Dag({fetch: [parse, check], parse: {store: "left"}, check: {store: "right"}})
+        with self.saga(parallel=parallel):
+            self.submit(dag).result  # noqa: B018
+            return self.submit(work, "fail-after").result
+
+
+class StepInSaga(Workflow):
+    """self.step's work carries its undo too."""
+
+    def run(self):
+        with self.saga():
+            self.step("load", work, "load", __compensate=undo).result  # noqa: B018
+            return self.submit(work, "fail-after").result
+
+
+class GroupAcrossScopes(Workflow):
+    """A group submitted in the outer block runs on while run() waits in an inner one: the
+    members it submits then still belong to the outer block."""
+
+    def run(self):
+        with self.saga():
+            group = self.submit(canvas.Group(
+                *[canvas.ActivityTask(work, f"g{i}", __compensate=undo) for i in range(3)],
+                max_parallel=1))
+            try:
+                with self.saga():
+                    self.submit(work, "fail-inner", group, __compensate=undo).result  # noqa: B018
+            except TaskFailed:
+                pass
+            raise RuntimeError("the outer block fails")
+
+
+class StepAcrossScopes(Workflow):
+    def run(self):
+        with self.saga():
+            loaded = self.step("load", work, "load", __compensate=undo)
+            try:
+                with self.saga():
+                    self.submit(work, "fail-inner", loaded, __compensate=undo).result  # noqa: B018
+            except TaskFailed:
+                pass
+            raise RuntimeError("the outer block fails")
+
+
+class GroupOutlivesItsSaga(Workflow):
+    def run(self):
+        with self.saga():
+            group = self.submit(canvas.Group(
+                *[canvas.ActivityTask(work, f"g{i}", __compensate=undo) for i in range(2)],
+                max_parallel=1))
+        return group.result
 
 
 class UndoChild(Workflow):

@@ -165,6 +165,63 @@ def test_group_members_carry_their_undo_even_when_the_group_submits_them_later()
         "m3", "m2", "m1", "m0"]
 
 
+def test_a_dag_is_undone_in_reverse_topological_order():
+    events = local_run(flows.DagSaga).execution.events
+    forward = [attrs(e)["activityId"].rsplit("#", 1)[0] for e in events
+               if e["eventType"] == "ActivityTaskScheduled"
+               and not attrs(e)["activityId"].startswith("compensate-")]
+    names = {task_id: json.loads(attrs(e)["input"])["args"][0] for e in events
+             if e["eventType"] == "ActivityTaskScheduled"
+             for task_id in [attrs(e)["activityId"].rsplit("#", 1)[0]]}
+    assert [names[t] for t in forward[:4]] in (["fetch", "parse", "check", "store"],
+                                               ["fetch", "check", "parse", "store"])
+    undone = [t.removeprefix("compensate-") for t, _ in compensations(events)]
+    assert undone == list(reversed(forward[:4]))  # fail-after has no undo
+    store_undo = compensations(events)[0][1]
+    assert store_undo["kwargs"]["left"] == "parse-done" and store_undo["kwargs"]["task_id"] \
+        == forward[3]
+
+
+def test_a_dag_in_parallel_mode_undoes_its_branches_together():
+    events = local_run(flows.DagSaga, True).execution.events
+    by_name = {json.loads(attrs(e)["input"])["args"][0]: attrs(e)["activityId"].rsplit("#", 1)[0]
+               for e in events if e["eventType"] == "ActivityTaskScheduled"
+               and not attrs(e)["activityId"].startswith("compensate-")}
+    undo = {name: f"compensate-{task_id}" for name, task_id in by_name.items()}
+    assert waves(events) == [{undo["store"]}, {undo["parse"], undo["check"]}, {undo["fetch"]}]
+
+
+def test_the_work_of_a_step_carries_its_undo(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLAYFLOW_STEPS_DIR", str(tmp_path))
+    result = local_run(flows.StepInSaga)
+    assert [(t, data["args"]) for t, data in compensations(result.execution.events)] == [
+        (f"compensate-{WORK}-1", ["load"])]
+
+
+def test_members_a_group_submits_later_belong_to_the_block_it_was_submitted_in():
+    events = local_run(flows.GroupAcrossScopes).execution.events
+    ended = [d for name, d in markers(events) if name == ENDED_MARKER]
+    assert [(d["scope"], d["compensated"]) for d in ended] == [("saga-2", 1), ("saga-1", 3)]
+    # fail-inner (work-2, submitted before the group's later members) goes with the inner block
+    assert [t for t, _ in compensations(events)] == ids("2", "4", "3", "1")
+
+
+def test_the_work_of_a_step_belongs_to_the_block_the_step_was_taken_in(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPLAYFLOW_STEPS_DIR", str(tmp_path))
+    events = local_run(flows.StepAcrossScopes).execution.events
+    ended = [d for name, d in markers(events) if name == ENDED_MARKER]
+    assert [(d["scope"], d["compensated"]) for d in ended] == [("saga-2", 1), ("saga-1", 1)]
+    # fail-inner (work-1) is submitted while the step still checks whether it ran before
+    assert [(t, data["args"][0]) for t, data in compensations(events)] == [
+        (ids("1")[0], "fail-inner"), (ids("2")[0], "load")]
+
+
+def test_a_member_with_an_undo_submitted_after_the_last_block_ended_fails_its_group():
+    result = local_run(flows.GroupOutlivesItsSaga)
+    assert result.reason.startswith(
+        "RuntimeError: a task with __compensate was submitted after its saga saga-1 ended")
+
+
 # --- who is compensated ----------------------------------------------------------------------
 
 def test_only_tasks_that_did_something_are_undone_and_running_ones_are_cancelled_first():
@@ -453,7 +510,8 @@ def _recorded() -> list[tuple[str, type, Any]]:
                       (flows.FlakyUndoSaga, []), (flows.NestedSaga, []),
                       (flows.NestedStopSaga, []), (flows.ChildSaga, []),
                       (flows.BothFailSaga, []), (flows.IdempotentSaga, []),
-                      (flows.FailingUndoSaga, [False, True])]:
+                      (flows.FailingUndoSaga, [False, True]), (flows.DagSaga, [True]),
+                      (flows.GroupAcrossScopes, [])]:
         flows.reset_events()
         runner = LocalRunner(max_workers=4)
         result = runner.run(cls, args)
