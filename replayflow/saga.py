@@ -43,6 +43,7 @@ UNDO_KEYWORDS = ("result", "failure", "task_id")
 _MAX_LISTED = 20  # task ids listed in a marker; the counts say the rest (a marker is 32 KB)
 
 _NEW, _OPEN, _CLOSED = "new", "open", "closed"
+_PLAIN = frozenset({int, float, str, bool, type(None)})  # arguments that hold no future
 
 
 class _Clock:
@@ -67,8 +68,8 @@ class _Entry:
 
     `seq` orders registrations; `fixed` is when the forward task's input was fixed (its
     registration, or the completion of the last future it took); `done` is when the forward
-    task finished. A step happens when its own input is fixed: done is fixed. Since fixed <=
-    done for every entry, "waits for" has no cycle."""
+    task finished. A step happens when its own input is fixed. Since fixed <= finished for
+    every entry, "waits for" (see `_Compensation.in_parallel`) has no cycle."""
 
     __slots__ = ("undo", "args", "kwargs", "future", "seq", "fixed", "done")
 
@@ -81,8 +82,11 @@ class _Entry:
         self.seq = self.fixed = clock.tick()
         self.done: int | None = None
         deps: list[Future] = []
-        _find_futures(args, deps)
-        _find_futures(kwargs, deps)
+        for arg in args:
+            if type(arg) not in _PLAIN:
+                _find_futures(arg, deps)
+        if kwargs:
+            _find_futures(kwargs, deps)
         for dep in deps:
             if not dep.done:
                 dep._add_done_callback(lambda _f, clock=clock: self._input_fixed(clock.tick()))
@@ -96,11 +100,9 @@ class _Entry:
         if self.done is None:
             self.done = tick
 
-    def waits_for(self, other: _Entry) -> bool:
-        """TaskFlow's rule: undo this only after `other`, if `other` was scheduled once this
-        had finished (it took this task's future, or could have used its result)."""
-        done = self.fixed if self.future is None else self.done
-        return other is not self and done is not None and done < other.fixed
+    def finished_at(self) -> int | None:
+        """When the task finished; a step happens when its input is fixed."""
+        return self.fixed if self.future is None else self.done
 
 
 class Saga:
@@ -285,15 +287,18 @@ class _Compensation:
                 self._finished(started)
 
     def in_parallel(self) -> None:
+        """TaskFlow's rule: an undo waits for the undos of the tasks scheduled after its task
+        had finished (they took its future, or could have used its result), that is, for
+        every unfinished entry whose `fixed` is later than its own `finished_at()`. So an entry
+        is free once no unfinished entry was fixed after it finished: one maximum per round."""
         pending = list(self.todo)
         running: dict[Future, _Entry] = {}
         while pending or running:
             if not self.stopped:
-                unfinished = pending + list(running.values())
-                free = [e for e in pending
-                        if not any(e.waits_for(other) for other in unfinished)]
+                latest = max(e.fixed for e in (*pending, *running.values()))
+                free = [e for e in pending if (e.finished_at() or latest) >= latest]
                 if not free and not running:
-                    free = [pending[-1]]  # cannot happen ("waits for" has no cycle): never hang
+                    free = [pending[-1]]  # cannot happen (fixed <= finished): never hang
                 for entry in reversed(free):  # the latest first, as in the sequential order
                     pending.remove(entry)
                     started = self._start(entry)
@@ -344,11 +349,11 @@ class _Compensation:
 
 
 def _runnable(undo: Any) -> Activity | type:
+    if isinstance(undo, Activity):
+        return undo
     from .workflow import Workflow
 
     if isinstance(undo, type) and issubclass(undo, Workflow):
-        return undo
-    if isinstance(undo, Activity):
         return undo
     if callable(undo) and not isinstance(undo, type) and not hasattr(undo, "_replayflow_submit"):
         return as_activity(undo)
@@ -363,17 +368,34 @@ def _check_undo(fn: Any, args: tuple, kwargs: dict, undo: Any) -> Activity | typ
         raise TypeError(f"__compensate applies to one activity or child workflow, not to "
                         f"{type(fn).__name__}: give it to the members "
                         "(canvas.ActivityTask(fn, ..., __compensate=undo))")
-    taken = sorted(set(UNDO_KEYWORDS) & set(kwargs))
-    if taken:
-        raise TypeError(f"a task with __compensate cannot take {', '.join(taken)} as keyword "
-                        f"arguments: its compensation receives its own {', '.join(taken)}=")
+    if kwargs and not kwargs.keys().isdisjoint(UNDO_KEYWORDS):
+        taken = ", ".join(k for k in UNDO_KEYWORDS if k in kwargs)
+        raise TypeError(f"a task with __compensate cannot take {taken} as keyword "
+                        f"arguments: its compensation receives its own {taken}=")
     runnable = _runnable(undo)
-    _check_call(runnable, args, {**kwargs, **dict.fromkeys(UNDO_KEYWORDS)}, "__compensate")
+    _check_call(runnable, args, kwargs, "__compensate")
     return runnable
+
+
+#: Call shapes (undo, positional count, keywords) already checked: a fan-out of N calls with
+#: the same shape is checked once (a check costs about 20 us, a look-up well under 1).
+_checked: dict[tuple, None] = {}
 
 
 def _check_call(runnable: Activity | type, args: tuple, kwargs: dict, where: str) -> None:
     """Refuse now, where the author wrote it, an undo that could not take its arguments."""
+    shape = (runnable, len(args), tuple(kwargs), where)
+    if shape in _checked:
+        return
+    if where == "__compensate":  # it also receives how its task ended
+        kwargs = {**kwargs, **dict.fromkeys(UNDO_KEYWORDS)}
+    _check_signature(runnable, args, kwargs, where)
+    if len(_checked) > 4096:
+        _checked.clear()
+    _checked[shape] = None
+
+
+def _check_signature(runnable: Activity | type, args: tuple, kwargs: dict, where: str) -> None:
     fn: Any = runnable.func if isinstance(runnable, Activity) else runnable.run
     try:
         signature = inspect.signature(fn)
