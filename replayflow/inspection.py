@@ -8,7 +8,8 @@ caller passes in (the CLI hands in the S3/diskcache reader); the default leaves 
 Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
 TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
 FIRED (timers), RECEIVED (signals), RECORDED (markers), and ABANDONED: the run closed while the
-task was still open, so its history will never say how it ended.
+task was still open, so its history will never say how it ended. A saga's compensation task
+(`compensate-...`, see replayflow/saga.py) says in `compensates` which task it undoes.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from replayflow import Workflow, canvas
 from replayflow.engine.replay import ExecutionState
 from replayflow.inspection import task_rows
 from replayflow.local import LocalResult, LocalRunner
+from replayflow.naming import compensated_task, compensation_id
 from replayflow.saga import ENDED_MARKER, STARTED_MARKER
 
 WORK = "activity-support.saga_workflows.work"
@@ -338,6 +340,33 @@ def test_failed_undos_of_an_inner_and_an_outer_scope_make_one_report():
         "fail-i2 failed: ")
     assert f"{i1} failed: RuntimeError" in result.details["message"]
     assert f"{o1} failed: RuntimeError" in result.details["message"]
+
+
+# --- visibility ---------------------------------------------------------------------------------
+
+def test_a_compensation_task_id_says_what_it_undoes():
+    assert compensated_task(compensation_id(f"{WORK}-3")) == f"{WORK}-3"
+    assert compensated_task(f"{UNDO_STEP}-1") == "saga.add"
+    assert compensated_task(f"{WORK}-3") is None
+    assert compensated_task(None) is None
+
+
+@pytest.mark.parametrize("control", [
+    "compensate-workflow-saga-forward-child-1",
+    '{"deps":["activity-a-1"],"task":"compensate-workflow-saga-forward-child-1"}',
+])
+def test_a_child_compensation_is_known_by_its_control_plain_or_json(control):
+    events = [
+        {"eventId": 1, "eventType": "StartChildWorkflowExecutionInitiated",
+         "eventTimestamp": datetime(2026, 1, 1, tzinfo=UTC),
+         "startChildWorkflowExecutionInitiatedEventAttributes": {
+             "workflowId": "wf--compensate-workflow-saga-forward-child-1",
+             "workflowType": {"name": "saga-undo-child", "version": "1"},
+             "control": control, "input": "{}"}},
+    ]
+    assert task_rows(events)[0].compensates == "workflow-saga-forward-child-1"
+    events[0]["startChildWorkflowExecutionInitiatedEventAttributes"]["control"] = "{not json"
+    assert task_rows(events)[0].compensates is None
 
 
 # --- child workflows ---------------------------------------------------------------------------
