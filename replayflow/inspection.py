@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .dataflow import read_control
 from .history import CLOSE_STATUS, attributes
 from .naming import compensated_task
 
@@ -299,7 +300,7 @@ class _Rows:
         row.version = workflow_type.get("version")
         if row.input is None:
             row.input = decode_field(attrs.get("input"), self.decode)
-            row.compensates = compensated_task(_control_task_id(attrs.get("control")))
+            row.compensates = compensated_task(read_control(self.decode(attrs.get("control")))[0])
         self._new_attempt(row, event)
 
     def _on_StartChildWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
@@ -404,19 +405,6 @@ class _Rows:
 
     def _on_SignalExternalWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
         self._close(attrs.get("initiatedEventId"), event, "FAILED", error=attrs.get("cause"))
-
-
-def _control_task_id(control: str | None) -> str | None:
-    """The task id a child workflow's `control` names: the text itself, or (when the decision
-    recorded more) its JSON object's "task". Anything else names none; nothing is evaluated."""
-    if not control or not control.startswith("{"):
-        return control
-    try:
-        data = json.loads(control)
-    except ValueError:
-        return None
-    task_id = data.get("task") if isinstance(data, dict) else None
-    return task_id if isinstance(task_id, str) else None
 
 
 def _is_internal(row: TaskRow) -> bool:
