@@ -176,7 +176,8 @@ class _CompositeRun:
         self.future.state = RUNNING
         self.step()
         if not self.future.done:
-            self.execution.add_driver(self.future, self.step)
+            # Members submitted later belong to the saga block this one was submitted in.
+            self.execution.add_driver(self.future, self.workflow._in_saga_scope(self.step))
         return self.future
 
     def step(self) -> bool:  # pragma: no cover - abstract

@@ -178,6 +178,31 @@ class CommandFailed(ReplayflowError):
                              self.result))
 
 
+class CompensationFailed(ReplayflowError):
+    """A saga scope (`Workflow.saga()`) was left by an error, and undoing what it did failed too
+    (TaskFlow's REVERT_FAILURE). `original` is the error that started the compensation;
+    `failures` holds the failure of each compensation that failed after its own retries, in the
+    order they ran; `total` is how many compensations ran (failed or not).
+    """
+
+    def __init__(self, original: BaseException, failures: list[BaseException],
+                 total: int) -> None:
+        self.original = original
+        self.failures = list(failures)
+        self.total = total
+        summary = "; ".join(str(failure) for failure in self.failures)
+        super().__init__(f"{len(self.failures)} of {total} compensations failed after "
+                         f"{_describe(original)}: {summary}")
+
+    def __reduce__(self):
+        return (CompensationFailed, (self.original, self.failures, self.total))
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, TaskFailed | TaskCancelled) else \
+        f"{type(exc).__name__}: {exc}"
+
+
 class WorkflowFailed(ReplayflowError):
     """A workflow execution closed without a result (failed, timed out, terminated, cancelled)."""
 

@@ -8,7 +8,8 @@ caller passes in (the CLI hands in the S3/diskcache reader); the default leaves 
 Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
 TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
 FIRED (timers), RECEIVED (signals), RECORDED (markers), and ABANDONED: the run closed while the
-task was still open, so its history will never say how it ended.
+task was still open, so its history will never say how it ended. A saga's compensation task
+(`compensate-...`, see replayflow/saga.py) says in `compensates` which task it undoes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .dataflow import read_control
 from .history import CLOSE_STATUS, attributes
+from .naming import compensated_task
 
 Decode = Callable[[str | None], str | None]
 
@@ -91,6 +94,9 @@ class TaskRow:
     details: Any = None
     attempt_list: list[Attempt] = field(default_factory=list)
     first_event_id: int = 0
+    #: For a saga's compensation task: the id of the task it undoes (`saga.add` for an undo
+    #: step of its own); None for every other task.
+    compensates: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -117,7 +123,7 @@ class TaskRow:
             "version": self.version, "state": self.state, "attempts": self.attempts,
             "scheduled": self.scheduled, "started": self.started, "closed": self.closed,
             "error": self.error, "details": self.details, "input": self.input,
-            "result": self.result,
+            "result": self.result, "compensates": self.compensates,
         }
 
 
@@ -247,6 +253,7 @@ class _Rows:
         row.version = activity_type.get("version")
         if row.input is None:
             row.input = decode_field(attrs.get("input"), self.decode)
+            row.compensates = compensated_task(task_id)
         self._new_attempt(row, event)
 
     def _on_ScheduleActivityTaskFailed(self, event: dict, attrs: dict) -> None:
@@ -293,6 +300,7 @@ class _Rows:
         row.version = workflow_type.get("version")
         if row.input is None:
             row.input = decode_field(attrs.get("input"), self.decode)
+            row.compensates = compensated_task(read_control(self.decode(attrs.get("control")))[0])
         self._new_attempt(row, event)
 
     def _on_StartChildWorkflowExecutionFailed(self, event: dict, attrs: dict) -> None:
@@ -603,7 +611,7 @@ def task_detail(events: list[dict], task_id: str, decode: Decode = identity, *,
         "ran": None if instant else round(running, 3),
         "input": row.input, "result": row.result, "error": row.error,
         "traceback": _traceback_of(row.details), "details": row.details,
-        "attempt_list": attempts,
+        "compensates": row.compensates, "attempt_list": attempts,
     }
 
 

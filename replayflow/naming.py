@@ -15,6 +15,12 @@ MAX_ID_LENGTH = 256
 JUMBO_PREFIX = "replayflow+s3://"
 #: The engine's zero-second timer that carries a decision batch over 100 decisions onward.
 CONTINUE_TIMER_PREFIX = "replayflow-continue-"
+#: A saga's compensation task is `compensate-<id of the task it undoes>`; an undo step added
+#: with `saga.add` is `compensate-step-<its type name>-<n>` (task ids never start with `step-`).
+COMPENSATION_PREFIX = "compensate-"
+_COMPENSATION_STEP_PREFIX = COMPENSATION_PREFIX + "step-"
+#: What `compensated_task` answers for an undo step added with `saga.add`.
+COMPENSATION_STEP = "saga.add"
 
 
 @lru_cache(maxsize=256)
@@ -47,6 +53,26 @@ def activity_id(task_id: str, attempt: int) -> str:
     return fit_id(task_id, f"#{attempt}")
 
 
+def compensation_id(task_id: str) -> str:
+    """The task id of the compensation that undoes task `task_id`."""
+    return COMPENSATION_PREFIX + task_id
+
+
+def compensation_step_prefix(name: str) -> str:
+    """The task id prefix (before `-<n>`) of `saga.add` undo steps of type `name`."""
+    return _COMPENSATION_STEP_PREFIX + name
+
+
+def compensated_task(task_id: str | None) -> str | None:
+    """The id of the task that compensation task `task_id` undoes, `saga.add` for an undo step,
+    or None when `task_id` is not a compensation."""
+    if not task_id or not task_id.startswith(COMPENSATION_PREFIX):
+        return None
+    if task_id.startswith(_COMPENSATION_STEP_PREFIX):
+        return COMPENSATION_STEP
+    return task_id[len(COMPENSATION_PREFIX):]
+
+
 def split_activity_id(activity_id: str) -> tuple[str, int]:
     """`<task_id>#<attempt>` -> (task_id, attempt); an id without a numeric suffix is attempt 1."""
     task_id, sep, attempt = activity_id.rpartition("#")
@@ -56,11 +82,16 @@ def split_activity_id(activity_id: str) -> tuple[str, int]:
 
 
 __all__ = [
+    "COMPENSATION_PREFIX",
+    "COMPENSATION_STEP",
     "CONTINUE_TIMER_PREFIX",
     "JUMBO_PREFIX",
     "MAX_ID_LENGTH",
     "activity_id",
     "attributes_key",
+    "compensated_task",
+    "compensation_id",
+    "compensation_step_prefix",
     "decision_attributes_key",
     "fit_id",
     "split_activity_id",

@@ -208,7 +208,7 @@ def run_step(workflow: Workflow, name: str, fn: Any, args: tuple, kwargs: dict,
     if not run.future.done:
         run.step()
     if not run.future.done:
-        workflow._execution.add_driver(run.future, run.step)
+        workflow._execution.add_driver(run.future, workflow._in_saga_scope(run.step))
     return run.future
 
 

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     import random
 
     from .engine.replay import ExecutionState, Marker
+    from .saga import Saga
 
 # `self.submit(f, __priority=3)` inside a class body arrives as `_ClassName__priority`.
 _OPTION = re.compile(r"^(?:_[A-Za-z0-9]\w*?)?__(priority|workflow_id|task_list|tags|"
-                     r"execution_timeout|child_policy)$")
+                     r"execution_timeout|child_policy|compensate)$")
 
 
 def _split_options(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -61,6 +62,8 @@ class Workflow:
     tags: ClassVar[tuple[str, ...]] = ()
 
     _execution: ExecutionState
+    #: The innermost open `with self.saga()` scope (see replayflow/saga.py), if any.
+    _saga_scope: Saga | None = None
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.run() is not written")
@@ -90,10 +93,38 @@ class Workflow:
         they are all resolved, with their values in their place. `__priority=N` sets the SWF
         task priority of this one call, `__priority=None` sends none (even if the activity
         declares one); without `__priority`, the activity's declared priority applies.
+        `__compensate=undo`, inside a `with self.saga():` block, registers what undoes this task
+        if an error leaves the block (see `saga`).
         """
-        if not kwargs and type(fn) is Activity:  # the common case, first
+        scope = self._saga_scope
+        if not kwargs and type(fn) is Activity and scope is None:  # the common case, first
             return self._execution.submit_activity(fn, args, kwargs)
         kwargs, options = _split_options(kwargs)
+        undo = options.pop("compensate", None)
+        if scope is not None:
+            return scope._submit(self._submit, fn, args, kwargs, options, undo)
+        if undo is not None:
+            raise TypeError("__compensate= registers an undo in a saga: submit the task inside "
+                            "a `with self.saga():` block")
+        return self._submit(fn, args, kwargs, options)
+
+    def _in_saga_scope(self, step: Callable[[], bool]) -> Callable[[], bool]:
+        """`step`, a driver the engine calls at decision points (a group, a chain, a step),
+        made to submit in the saga block that is current now, as run() would have."""
+        scope = self._saga_scope
+        if scope is None:
+            return step
+
+        def in_scope() -> bool:
+            outer, self._saga_scope = self._saga_scope, scope
+            try:
+                return step()
+            finally:
+                self._saga_scope = outer
+
+        return in_scope
+
+    def _submit(self, fn: Any, args: tuple, kwargs: dict, options: dict[str, Any]) -> Future:
         if type(fn) is Activity:
             return self._submit_activity(fn, args, kwargs, options)
         if isinstance(fn, type) and issubclass(fn, Workflow):
@@ -140,6 +171,24 @@ class Workflow:
         from .steps import run_step
 
         return run_step(self, name, fn, args, kwargs, force)
+
+    def saga(self, *, parallel: bool = False, continue_on_error: bool = True) -> Saga:
+        """A compensation scope, for a `with` block: if an error leaves the block, what the
+        block did is undone, then the error goes on.
+
+        In the block, `self.submit(fn, ..., __compensate=undo)` registers `undo` (an activity
+        or a Workflow class) for that task, and `saga.add(undo, *args)` an undo step of its own.
+        On an error, the block's unfinished tasks are cancelled and awaited; then every task
+        that finished, or started and then failed, is undone with `undo(*its args, result=...,
+        failure=..., task_id=...)`, in reverse order of registration, one at a time. With
+        `parallel=True`, an undo waits only for the undos of the tasks scheduled after its task
+        finished (those that took its future, or could have used its result). A failed undo is
+        recorded and the others run; the error is then `errors.CompensationFailed`. With
+        `continue_on_error=False`, the first failed undo stops the compensation.
+        """
+        from .saga import Saga
+
+        return Saga(self, parallel=parallel, continue_on_error=continue_on_error)
 
     def fail(self, reason: str, details: Any = None) -> None:
         """End the workflow now as FAILED with this reason (never returns)."""

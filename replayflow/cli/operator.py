@@ -38,7 +38,7 @@ LIST_COLUMNS = ["workflow_id", "run_id", "type", "status", "started", "closed", 
 TASK_COLUMNS = ["task_id", "kind", "name", "state", "attempts", "scheduled", "started", "closed",
                 "error", "waited", "ran"]
 TASK_JSON_COLUMNS = TASK_COLUMNS[:3] + ["version"] + TASK_COLUMNS[3:] + ["details", "input",
-                                                                           "result"]
+                                                                           "result", "compensates"]
 #: The table: durations instead of timestamps, ids never cut, name and error cut to fit.
 TASK_TABLE_COLUMNS = ["task_id", "name", "state", "attempts", "waited", "ran", "error"]
 TASK_TABLE_CUTTABLE = ("name", "error")
@@ -203,12 +203,13 @@ def workflow_tasks(ctx: click.Context, workflow_id: str | None, run_id: str | No
 def _task_name(row: dict[str, Any]) -> str:
     """What the task is, with its kind when the id does not say it (activity ids do)."""
     kind, name = row["kind"], row["name"] or ""
+    undo = "undo: " if row.get("compensates") else ""  # a saga's compensation (its id says of what)
     if kind == "activity":
-        return name
+        return undo + name
     if kind == "timer":
         return "timer"
     label = {"child_workflow": "child", "signal_sent": "sent signal"}.get(kind, kind)
-    return f"{label} {name}".rstrip()
+    return f"{undo}{label} {name}".rstrip()
 
 
 def _duration(seconds: float | None) -> Duration | None:
@@ -387,10 +388,13 @@ def task_info(ctx: click.Context, ids: tuple[str, ...], domain: str | None,
         _emit(json.dumps(json_value(detail), indent=2, ensure_ascii=False) + "\n")
         return
     record = {**detail, "waited": _duration(detail["waited"]), "ran": _duration(detail["ran"])}
+    keys = TASK_INFO_KEYS
+    if detail.get("compensates"):  # a saga's compensation: which task it undoes
+        keys = keys[:3] + ["compensates"] + keys[3:]
     if out.format == "csv":
-        _emit(render_info(record, "csv", out.header, keys=TASK_INFO_KEYS + ["traceback"]))
+        _emit(render_info(record, "csv", out.header, keys=keys + ["traceback"]))
         return
-    parts = [render_info(record, "table", keys=TASK_INFO_KEYS, width=None)]
+    parts = [render_info(record, "table", keys=keys, width=None)]
     attempts = [{**a, "waited": _duration(a["waited"]), "ran": _duration(a["ran"])}
                 for a in detail["attempt_list"]]
     parts.append("\n" + render_table(attempts, ATTEMPT_COLUMNS, header=True,

@@ -127,7 +127,7 @@ class _SubmittedTask:
     """What activities and child workflows share: an input, attempts, a future, dependencies."""
 
     __slots__ = ("task_id", "args", "kwargs", "future", "attempt", "input_text", "deps",
-                 "last_failure", "cancel_requested", "input_deps")
+                 "last_failure", "cancel_requested", "input_deps", "started")
 
     def __init__(self, task_id: str, args: tuple, kwargs: dict, future: Future) -> None:
         self.task_id = task_id
@@ -141,6 +141,7 @@ class _SubmittedTask:
         self.cancel_requested = False
         #: The futures it took as arguments, once resolved (recorded in its decision's control).
         self.input_deps: list[Future] | None = None
+        self.started = False  # an attempt (or the child) started: it may have done something
 
 
 class ActivityTask(_SubmittedTask):
@@ -705,7 +706,7 @@ class ExecutionState:
         if isinstance(task, ChildTask):
             self._schedule_child(task)
             return future
-        if task.activity.idempotent:
+        if task.activity.idempotent and not task.task_id:  # (a compensation has its own id)
             digest = hashlib.sha1(task.input_text.encode()).hexdigest()[:16]
             task_id = f"activity-{task.activity.name}-{digest}"
             existing = self._tasks.get(task_id)
@@ -920,6 +921,44 @@ class ExecutionState:
         }, task))
         return True
 
+    # compensations (replayflow/saga.py) ---------------------------------------------------------
+    def task_started(self, task_id: str) -> bool:
+        """Whether task `task_id` (an activity or a child) ever started: then it may have done
+        something to undo, even if it failed or was cancelled afterwards."""
+        task = self._tasks.get(task_id)
+        return isinstance(task, _SubmittedTask) and task.started
+
+    def submitted_call(self, task_id: str) -> tuple[tuple, dict]:
+        """The arguments task `task_id` was scheduled with, futures replaced by their values."""
+        task = self._tasks[task_id]
+        return tuple(task.args), dict(task.kwargs)
+
+    def submit_named(self, fn: Activity | type, args: tuple, kwargs: dict,
+                     task_id: str) -> Future:
+        """Submit an activity or a child workflow class under a task id the caller chose (a
+        saga's compensation is `compensate-<forward task id>`), with its declared attributes."""
+        if self._discarded:
+            raise GreenletExit
+        if task_id in self._tasks:
+            raise ValueError(f"task id {task_id!r} is already used in this run")
+        task: ActivityTask | ChildTask
+        if isinstance(fn, Activity):
+            future = Future(task_id, self, fn.raises_on_failure)
+            task = ActivityTask(task_id, fn, args, kwargs, future, fn.priority)
+        else:
+            future = Future(task_id, self, True)
+            task = ChildTask(task_id, fn, args, kwargs, future, {})
+        future._cancel = self._cancel_hook
+        self._tasks[task_id] = task
+        deps: list[Future] = []
+        _find_futures(args, deps)
+        _find_futures(kwargs, deps)
+        if deps and not all(f.done for f in deps):
+            task.deps = deps
+            self._waiting_deps.append(task)
+            return future
+        return self._start_task(task, deps)
+
     def send_signal(self, name: str, input: Any, workflow_id: str | None,
                     run_id: str | None) -> Future:
         if self._discarded:
@@ -1075,8 +1114,10 @@ class ExecutionState:
 
     def _on_activity_started(self, event: dict, attrs: dict) -> None:
         found = self._by_scheduled_event.get(attrs["scheduledEventId"])
-        if found and found[0].attempt == found[1] and found[0].future.state not in _DONE:
-            found[0].future.state = _futures.RUNNING
+        if found:
+            found[0].started = True
+            if found[0].attempt == found[1] and found[0].future.state not in _DONE:
+                found[0].future.state = _futures.RUNNING
 
     def _on_activity_completed(self, event: dict, attrs: dict) -> None:
         found = self._by_scheduled_event.get(attrs["scheduledEventId"])
@@ -1273,6 +1314,7 @@ class ExecutionState:
     def _on_child_started(self, event: dict, attrs: dict) -> None:
         task = self._child_of(attrs)
         if task is not None:
+            task.started = True
             task.run_id = (attrs.get("workflowExecution") or {}).get("runId")
             if not task.future.done:
                 task.future.state = _futures.RUNNING

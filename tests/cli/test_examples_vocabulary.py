@@ -7,6 +7,7 @@ at most a second), and each test checks one example's stdout.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +32,8 @@ EXAMPLES = {
     "steps": ("examples.steps.MonthlyLoad", '["2026-11"]'),
     "dag": ("examples.dag.PageWorkflow", '["https://example.com/a"]'),
     "shell": ("examples.shell.ShellWorkflow", '["to be or not to be", "be"]'),
+    "saga": ("examples.saga.TripWorkflow", '["ann", 5000]'),
+    "saga_booked": ("examples.saga.TripWorkflow", '["ann", 300]'),
 }
 
 
@@ -134,3 +137,33 @@ def test_shell(runs):
 
 def test_steps(runs):
     assert output(runs, "steps") == {"loaded": 3, "skipped": []}  # a fresh workflow id
+
+
+def test_saga_undoes_the_booking_in_reverse_and_the_tables_say_so(runs):
+    assert output(runs, "saga_booked") == {"booked": True, "car": "car-ann",
+                                           "hotel": "hotel-ann-car-ann",
+                                           "receipt": "ann paid 300"}
+    assert output(runs, "saga") == {"booked": False, "error": "card declined for 5000",
+                                    "undone": 4}
+    history = runs["saga"][1]
+    tasks = run_cli("--format", "json", "workflow.tasks", "--history-file", str(history))
+    assert tasks.returncode == 0, tasks.stderr
+    undos = [(row["task_id"], row["name"], row["compensates"], row["result"])
+             for row in json.loads(tasks.stdout) if row["compensates"]]
+    assert undos == [
+        ("compensate-activity-examples.saga.charge-1", "examples.saga.refund",
+         "activity-examples.saga.charge-1", "nothing to refund (card declined for 5000)"),
+        ("compensate-step-examples.saga.notify_undo-1", "examples.saga.notify_undo",
+         "saga.add", "told ann the trip is off"),
+        ("compensate-activity-examples.saga.book_hotel-1", "examples.saga.cancel_hotel",
+         "activity-examples.saga.book_hotel-1", "cancelled hotel-ann-car-ann"),
+        ("compensate-activity-examples.saga.reserve_car-1", "examples.saga.cancel_car",
+         "activity-examples.saga.reserve_car-1", "cancelled car-ann"),
+    ]
+    table = run_cli("workflow.tasks", "--history-file", str(history), env={
+        **os.environ, "COLUMNS": "200"})
+    assert "undo: examples.saga.cancel_car" in table.stdout
+    assert "marker replayflow-compensation-started" in table.stdout
+    info = run_cli("task.info", "--history-file", str(history),
+                   "compensate-activity-examples.saga.reserve_car-1")
+    assert "compensates  activity-examples.saga.reserve_car-1" in info.stdout

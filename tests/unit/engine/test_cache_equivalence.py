@@ -42,6 +42,7 @@ RECORDED = [
     ("examples.fanout.FanoutWorkflow", [10]),
     ("examples.markers.MarkerWorkflow", [["a", "b", "c"]]),
     ("examples.retry.RetryWorkflow", []),
+    ("examples.saga.TripWorkflow", ["ann", 5000]),  # compensation, one undo at a time
     ("examples.signals.ApprovalWorkflow", [["o-1", "o-2"]]),
     ("examples.timers.TimerWorkflow", [0]),
     ("support.workflows.ChainWorkflow", [6]),
