@@ -38,7 +38,7 @@ from .errors import (
 )
 from .naming import decision_attributes_key
 from .polling import PollSpacer
-from .progress import RunProgress
+from .progress import MIN_INTERVAL, summarize
 
 log = logging.getLogger(__name__)
 
@@ -467,7 +467,6 @@ class Decider:
                 events and events[-1]["eventId"] > started_id) else events
             state = ExecutionState(cls, workflow_id=execution["workflowId"], run_id=run_id,
                                    decode=jumbo.decode_field)
-            state.progress = RunProgress()  # type: ignore[attr-defined] - rebuilt with the state
         else:
             self.stats.hits += 1
         assert new_events is not None
@@ -477,9 +476,7 @@ class Decider:
         except BaseException:
             state.discard()  # half fed: never cached, and its run() is unwound now
             raise
-        progress: RunProgress = state.progress  # type: ignore[attr-defined]
-        progress.feed(new_events)
-        self.execution_context = progress.summary().to_json()
+        self._summarize(state, new_events)
         if self.on_child_type is not None:
             self._learn_child_types(state, decisions)
         if self.activity_task_list:
@@ -489,6 +486,17 @@ class Decider:
         else:
             state.discard()
         return decisions
+
+    def _summarize(self, state: ExecutionState, new_events: list[dict[str, Any]]) -> None:
+        """Set the progress summary to send with this answer, at most every MIN_INTERVAL per
+        run (it counts the run's tasks), and always when the run closes."""
+        now = time.monotonic()
+        sent = getattr(state, "progress_sent", None)  # (when, summary) of the last one sent
+        if sent is not None and now - sent[0] < MIN_INTERVAL and not state._close_pending:
+            return
+        summary = summarize(state._tasks.values(), new_events, sent[1].last if sent else "")
+        state.progress_sent = (now, summary)  # type: ignore[attr-defined]
+        self.execution_context = summary.to_json()
 
     def _learn_child_types(self, state: ExecutionState, decisions: list[dict[str, Any]]) -> None:
         for decision in decisions:

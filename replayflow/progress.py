@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .naming import attributes_key, split_activity_id
+from .naming import attributes_key
 
 _quote = json.encoder.encode_basestring_ascii  # json.dumps of one string, without the set-up
 VERSION = 1
@@ -68,108 +68,70 @@ class Summary:
             return None
 
 
-class RunProgress:
-    """Task states counted from a run's events, fed incrementally (a full history on a miss)."""
+#: The decider sends a fresh summary at most this often per run (it counts every task of the
+#: run, so not on every decision of a long chain); a waiting `--wait` polls about as often.
+MIN_INTERVAL = 0.25
 
-    __slots__ = ("_task_of", "_states", "_counts", "last")
-
-    def __init__(self) -> None:
-        self._task_of: dict[int, tuple[str, int]] = {}  # scheduled/initiated event -> (task, n)
-        self._states: dict[str, str] = {}  # task -> its state
-        self._counts = dict.fromkeys(("waiting", "running", "retrying", "done", "failed"), 0)
-        self.last = ""
-
-    def _set(self, task: str, state: str) -> None:
-        old = self._states.get(task)
-        if old is not None:
-            self._counts[old] -= 1
-        self._states[task] = state
-        self._counts[state] += 1
-
-    def summary(self) -> Summary:
-        c = self._counts
-        return Summary(c["waiting"], c["running"], c["retrying"], c["done"], c["failed"],
-                       self.last)
-
-    def feed(self, events: list[dict[str, Any]]) -> None:
-        for event in events:
-            event_type = event["eventType"]
-            handler = _HANDLERS.get(event_type)
-            if handler is not None:
-                handler(self, event, event.get(attributes_key(event_type)) or {})
-
-    # -- handlers -----------------------------------------------------------------------------
-    def _scheduled(self, event: dict, attrs: dict) -> None:
-        task, attempt = split_activity_id(attrs.get("activityId", "?"))
-        self._task_of[event["eventId"]] = (task, attempt)
-        self._set(task, "retrying" if attempt > 1 else "waiting")
-
-    def _started(self, event: dict, attrs: dict) -> None:
-        found = self._task_of.get(attrs.get("scheduledEventId", -1))
-        if found is not None and self._states.get(found[0]) == "waiting":
-            self._set(found[0], "running")
-
-    def _child_initiated(self, event: dict, attrs: dict) -> None:
-        self._task_of[event["eventId"]] = (attrs.get("workflowId", "?"), 1)
-        self._set(attrs.get("workflowId", "?"), "waiting")
-
-    def _child_started(self, event: dict, attrs: dict) -> None:
-        found = self._task_of.get(attrs.get("initiatedEventId", -1))
-        if found is not None:
-            self._set(found[0], "running")
+_INTERESTING = frozenset({
+    "ActivityTaskCompleted", "ActivityTaskFailed", "ActivityTaskTimedOut",
+    "ActivityTaskCanceled", "ChildWorkflowExecutionCompleted", "ChildWorkflowExecutionFailed",
+    "ChildWorkflowExecutionTimedOut", "ChildWorkflowExecutionCanceled",
+    "ChildWorkflowExecutionTerminated", "WorkflowExecutionSignaled", "TimerFired",
+    "MarkerRecorded", "ActivityTaskScheduled", "StartChildWorkflowExecutionInitiated"})
 
 
+def summarize(tasks: Any, events: list[dict[str, Any]], previous_last: str = "") -> Summary:
+    """Count a run's tasks (an engine state's task objects: activities and children; timers
+    are not tasks here) by the state of their future, and name the last thing that happened
+    among `events` (else keep `previous_last`).
 
-def _closed(state: str, verb: str) -> Any:
-    """The handler of an activity's closing event."""
-    def handle(self: RunProgress, event: dict, attrs: dict) -> None:
-        found = self._task_of.get(attrs.get("scheduledEventId", -1))
-        if found is None:
-            return
-        task, attempt = found
-        self._set(task, state)
+    A task not yet scheduled (waiting for its inputs or a free slot) counts as waiting; an
+    open task on its second attempt or later counts as retrying.
+    """
+    waiting = running = retrying = done = failed = 0
+    for task in tasks:
+        future = getattr(task, "future", None)
+        attempt = getattr(task, "attempt", None)
+        if future is None or attempt is None:  # a timer
+            continue
+        state = future.state
+        if state == "FINISHED":
+            done += 1
+        elif state in ("FAILED", "CANCELLED"):
+            failed += 1
+        elif attempt > 1:
+            retrying += 1
+        elif state == "RUNNING":
+            running += 1
+        else:
+            waiting += 1
+    return Summary(waiting, running, retrying, done, failed, _last(events) or previous_last)
+
+
+def _last(events: list[dict[str, Any]]) -> str:
+    for event in reversed(events):
+        event_type = event["eventType"]
+        if event_type not in _INTERESTING:
+            continue
+        attrs = event.get(attributes_key(event_type)) or {}
+        what = (attrs.get("activityId") or attrs.get("workflowId") or attrs.get("signalName")
+                or attrs.get("timerId") or attrs.get("markerName")
+                or (attrs.get("workflowExecution") or {}).get("workflowId") or "")
         reason = attrs.get("reason") or attrs.get("timeoutType") or ""
-        label = f"{task}#{attempt}" if attempt > 1 else task
-        self.last = f"{label} {verb}{': ' + reason if reason else ''}"[:MAX_LAST]
-    return handle
+        text = f"{_PHRASES[event_type]} {what}".strip()
+        return (f"{text}: {reason}" if reason else text)[:MAX_LAST]
+    return ""
 
 
-def _child_closed(state: str, verb: str) -> Any:
-    """The handler of a child workflow's closing event."""
-    def handle(self: RunProgress, event: dict, attrs: dict) -> None:
-        found = self._task_of.get(attrs.get("initiatedEventId", -1))
-        if found is None:
-            return
-        self._set(found[0], state)
-        self.last = f"child {found[0]} {verb}"[:MAX_LAST]
-    return handle
-
-
-def _note(text: str) -> Any:
-    """The handler of an event worth naming as the last thing that happened."""
-    def handle(self: RunProgress, event: dict, attrs: dict) -> None:
-        name = attrs.get("signalName") or attrs.get("timerId") or attrs.get("markerName") or ""
-        self.last = f"{text} {name}".strip()[:MAX_LAST]
-    return handle
-
-
-_HANDLERS = {
-    "ActivityTaskScheduled": RunProgress._scheduled,
-    "ActivityTaskStarted": RunProgress._started,
-    "ActivityTaskCompleted": _closed("done", "completed"),
-    "ActivityTaskFailed": _closed("failed", "failed"),
-    "ActivityTaskTimedOut": _closed("failed", "timed out"),
-    "ActivityTaskCanceled": _closed("failed", "cancelled"),
-    "StartChildWorkflowExecutionInitiated": RunProgress._child_initiated,
-    "ChildWorkflowExecutionStarted": RunProgress._child_started,
-    "ChildWorkflowExecutionCompleted": _child_closed("done", "completed"),
-    "ChildWorkflowExecutionFailed": _child_closed("failed", "failed"),
-    "ChildWorkflowExecutionTimedOut": _child_closed("failed", "timed out"),
-    "ChildWorkflowExecutionCanceled": _child_closed("failed", "cancelled"),
-    "ChildWorkflowExecutionTerminated": _child_closed("failed", "terminated"),
-    "WorkflowExecutionSignaled": _note("signal"),
-    "TimerFired": _note("timer fired:"),
-    "MarkerRecorded": _note("marker"),
+_PHRASES = {
+    "ActivityTaskCompleted": "completed", "ActivityTaskFailed": "failed",
+    "ActivityTaskTimedOut": "timed out", "ActivityTaskCanceled": "cancelled",
+    "ActivityTaskScheduled": "scheduled", "StartChildWorkflowExecutionInitiated":
+    "started child", "ChildWorkflowExecutionCompleted": "child completed",
+    "ChildWorkflowExecutionFailed": "child failed", "ChildWorkflowExecutionTimedOut":
+    "child timed out", "ChildWorkflowExecutionCanceled": "child cancelled",
+    "ChildWorkflowExecutionTerminated": "child terminated", "WorkflowExecutionSignaled":
+    "signal", "TimerFired": "timer fired", "MarkerRecorded": "marker",
 }
 
-__all__ = ["MAX_LAST", "RunProgress", "Summary"]
+__all__ = ["MAX_LAST", "MIN_INTERVAL", "Summary", "summarize"]

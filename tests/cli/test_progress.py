@@ -16,7 +16,7 @@ from pathlib import Path
 
 from support.cli import run_cli
 
-from replayflow.progress import RunProgress, Summary
+from replayflow.progress import Summary, summarize
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -70,30 +70,25 @@ def test_a_terminal_gets_one_repainted_line():
     assert "\n" not in text.replace("\r\n", "")  # one line, never scrolled
 
 
-def test_counts_follow_the_events():
-    """The counts are the tasks' latest attempts, from the events the decider feeds the engine."""
-    progress = RunProgress()
-    progress.feed([
-        {"eventId": 5, "eventType": "ActivityTaskScheduled",
-         "activityTaskScheduledEventAttributes": {"activityId": "a-1#1"}},
-        {"eventId": 6, "eventType": "ActivityTaskScheduled",
-         "activityTaskScheduledEventAttributes": {"activityId": "b-1#1"}},
-        {"eventId": 7, "eventType": "ActivityTaskStarted",
-         "activityTaskStartedEventAttributes": {"scheduledEventId": 5}},
-        {"eventId": 8, "eventType": "ActivityTaskFailed",
-         "activityTaskFailedEventAttributes": {"scheduledEventId": 5, "reason": "boom"}},
-    ])
-    assert progress.summary().counts() == (1, 0, 0, 0, 1)  # b waiting, a failed
-    assert progress.summary().last == "a-1 failed: boom"
-    progress.feed([
-        {"eventId": 11, "eventType": "ActivityTaskScheduled",
-         "activityTaskScheduledEventAttributes": {"activityId": "a-1#2"}},
-        {"eventId": 12, "eventType": "ActivityTaskStarted",
-         "activityTaskStartedEventAttributes": {"scheduledEventId": 6}},
-        {"eventId": 13, "eventType": "ActivityTaskCompleted",
-         "activityTaskCompletedEventAttributes": {"scheduledEventId": 6}},
-    ])
-    summary = progress.summary()
-    assert summary.counts() == (0, 0, 1, 1, 0)  # a retrying, b done
+def test_the_counts_are_the_tasks_latest_states():
+    """A replayed run with a retried task and a handled failure: each task counted once, by its
+    latest state, at the end and part-way through."""
+    from examples.failure import HandledFailureWorkflow
+    from replayflow.engine.replay import ExecutionState
+    from replayflow.local import run_local
+
+    events = run_local(HandledFailureWorkflow).run.events
+    state = ExecutionState(HandledFailureWorkflow, workflow_id="w", run_id="r")
+    state.handle(events)
+    summary = summarize(state._tasks.values(), events)
+    tasks = [t for t in state._tasks.values() if hasattr(t, "attempt")]
+    assert summary.total == len(tasks) >= 1
+    assert summary.failed == sum(t.future.failed for t in tasks) >= 1
+    assert summary.last  # the last thing that happened is named
+    first_decision = next(i for i, e in enumerate(events) if e["eventType"] ==
+                          "DecisionTaskCompleted")
+    early = ExecutionState(HandledFailureWorkflow, workflow_id="w", run_id="r")
+    early.handle(events[:first_decision + 2])
+    assert summarize(early._tasks.values(), []).waiting >= 1  # scheduled, not started
     assert Summary.from_json(summary.to_json()) == summary
     assert Summary.from_json("not json") is None and Summary.from_json('{"v": 9}') is None
