@@ -59,6 +59,10 @@ MAX_START_ROUNDS = 10
 #: could not send it) waits for the state to shrink, until the history holds this many events.
 DEFER_CONTINUE_UNTIL = 20_000
 
+#: Room left in a batch's signal input for what a launcher's and a coordinator's input add
+#: around the requests (a name, an id, a task list: each at most 256 characters).
+BATCH_MARGIN = 1024
+
 _UNKNOWN = "UNKNOWN_EXTERNAL_WORKFLOW_EXECUTION"
 _ALREADY_RUNNING = "WORKFLOW_ALREADY_RUNNING"
 _OPS = ("acquire", "release", "countdown", "sem-acquire", "sem-release")
@@ -196,8 +200,7 @@ class _Courier:
         if self.carried:
             progressed |= self._follow()
         if self.queued and not self.carried:
-            batch, self.queued = self.queued, []
-            self.carried = batch
+            self.carried = batch = self._next_batch()
             self.signal = _quiet(self.execution.send_signal(
                 REQUEST_SIGNAL, [op.body for op in batch], self.coordinator_id, None))
             progressed = True
@@ -206,6 +209,20 @@ class _Courier:
             assert active is not None
             active._set_result(None)  # this driver ends; the next operation starts another
         return progressed
+
+    def _next_batch(self) -> list[_Operation]:
+        """The queued operations, oldest first, that fit in one signal's input (and in the
+        launcher's and coordinator's, should it have to be started); the rest go next."""
+        budget = encoding.MAX_INPUT - BATCH_MARGIN
+        size = 2
+        count = 0
+        for op in self.queued:
+            size += len(encoding.dumps(op.body)) + 1
+            if count and size > budget:
+                break
+            count += 1
+        batch, self.queued = self.queued[:count], self.queued[count:]
+        return batch
 
     def _follow(self) -> bool:
         """Where the batch on its way stands; True when it has arrived or failed."""
@@ -538,8 +555,12 @@ class SyncCoordinator(Workflow):
             self._grant()
 
     def _answer(self, who: dict, op: str, **more: Any) -> Future:
+        """Signal an answer to the run that asked; a countdown's is followed here until it
+        has arrived (a grant's, by its holder)."""
         future = _quiet(self.signal(ANSWER_SIGNAL, {"request": who["request"], "op": op, **more},
                                     workflow_id=who["workflow_id"], run_id=who["run_id"]))
+        if op == "countdown":
+            self.answers.append(future)
         return future
 
     # ---------------------------------------------------------------- the semaphore

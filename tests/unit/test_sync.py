@@ -258,3 +258,19 @@ def test_what_swf_could_not_name_fails_where_it_is_asked_for(which, message):
     result = LocalRunner(max_workers=2).run(sw.BadNames, [which])
     assert result.status == "FAILED"
     assert message in result.reason
+
+
+def test_operations_beyond_one_signals_input_go_in_several_in_order():
+    ops = ["acquire"] * 200 + ["release"] * 200
+    runner = LocalRunner(max_workers=2)
+    result = runner.run(sw.LatchOps, ["many", ops])
+    assert result.ok, result.reason
+    sent = [attrs(e)["input"] for e in result.run.events
+            if e["eventType"] == "SignalExternalWorkflowExecutionInitiated"]
+    assert len(sent) >= 2 and all(len(text) <= 32768 for text in sent)
+    (coordinator,) = runs_of(runner, "replayflow-sync.many")
+    assert [r["op"] for r in requests_seen(coordinator)] == ops
+    assert [r["request"] for r in requests_seen(coordinator)] == [
+        f"sync-{n}" for n in range(1, 401)]
+    assert markers(coordinator) == []
+    assert close_type(coordinator) == "WorkflowExecutionCompleted"
