@@ -180,6 +180,20 @@ def test_a_semaphore_admits_at_most_its_permits_first_come_first_served():
         most = max(most, holding)
     assert most == 2
     assert close_type(coordinator) == "WorkflowExecutionCompleted"
+    # Five parts found no coordinator at once: five launchers raced, one started it, and each
+    # of the others saw its start fail (recorded after its Initiated event, as SWF does) and
+    # signalled the winner instead.
+    launchers = [r for r in runner.all_runs if r.workflow_id.startswith("replayflow-sync-start.")]
+    assert len(launchers) == 5
+    outcomes = sorted(json.loads(attrs(r.close_event)["result"]) for r in launchers)
+    assert outcomes == ["signalled"] * 4 + ["started"]
+    for launcher in launchers:
+        failed = [e for e in launcher.events
+                  if e["eventType"] == "StartChildWorkflowExecutionFailed"]
+        for event in failed:
+            assert attrs(event)["cause"] == "WORKFLOW_ALREADY_RUNNING"
+            initiated = launcher.events[attrs(event)["initiatedEventId"] - 1]
+            assert initiated["eventType"] == "StartChildWorkflowExecutionInitiated"
     assert_replays(runner)
 
 

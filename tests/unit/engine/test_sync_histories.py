@@ -20,10 +20,12 @@ from support.histories import load_events
 from support.sync_workflows import LatchUser
 
 from replayflow import Workflow
+from replayflow.decider import Decider
 from replayflow.engine.replay import ExecutionState
 from replayflow.sync import (
     ANSWER_SIGNAL,
     LEASE_EXPIRED_MARKER,
+    MACHINERY_WORKFLOWS,
     REQUEST_SIGNAL,
     SyncCoordinator,
     SyncLauncher,
@@ -337,3 +339,27 @@ def test_an_operation_that_failed_unread_fails_the_run_the_bookkeeping_does_not(
     # launcher child, whose failures are the acquire's own.
     assert reason.startswith("run() returned without looking at a failed task: sync-1 failed: "
                              "latch 'batch-9' acquire")
+
+
+@pytest.mark.parametrize(("name", "workflow_type", "wid", "rid"), [
+    ("sync_holder_timed_out", "replayflow.sync", "replayflow-sync.gpu", "run-sync-gpu"),
+    ("sync_already_running", "replayflow.sync-start", *LAUNCHER),
+])
+def test_every_decider_decides_the_machinery_without_being_told(name, workflow_type, wid, rid):
+    class History:
+        def get_workflow_execution_history(self, *args: Any, **kwargs: Any) -> list[dict]:
+            raise AssertionError("the task carries the whole history")
+
+    events = load_events(name)
+    upto = [e for e in events if e["eventId"] <= 3]
+    task = {"taskToken": "t", "startedEventId": 3, "previousStartedEventId": 0,
+            "workflowExecution": {"workflowId": wid, "runId": rid},
+            "workflowType": {"name": workflow_type, "version": "1"}, "events": upto}
+    decider = Decider(History(), {}, "sync-decisions", cache_size=0)
+    decisions = decider.handle_task(task)
+    expected = Feed(MACHINERY_WORKFLOWS[workflow_type], events, wid, rid)
+    try:
+        assert decisions == expected.upto(3)
+    finally:
+        expected.state.discard()
+    assert decisions and decisions[0]["decisionType"] != "FailWorkflowExecution"
