@@ -120,7 +120,8 @@ class DeciderStats:
 
 
 class Decider:
-    """Poll -> engine -> respond for the given workflow classes on one task list."""
+    """Poll -> engine -> respond for the given workflow classes on one task list (and for the
+    latch and semaphore coordinators and launchers of sync.py, which every decider knows)."""
 
     def __init__(
         self,
