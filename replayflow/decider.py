@@ -39,6 +39,7 @@ from .errors import (
 from .naming import decision_attributes_key
 from .polling import PollSpacer
 from .progress import MIN_INTERVAL, summarize
+from .sync import MACHINERY_WORKFLOWS
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,8 @@ class DeciderStats:
 
 
 class Decider:
-    """Poll -> engine -> respond for the given workflow classes on one task list."""
+    """Poll -> engine -> respond for the given workflow classes on one task list (and for the
+    latch and semaphore coordinators and launchers of sync.py, which every decider knows)."""
 
     def __init__(
         self,
@@ -440,7 +442,7 @@ class Decider:
         execution = task["workflowExecution"]
         run_id = execution["runId"]
         type_name = task["workflowType"]["name"]
-        cls = self.workflows.get(type_name)
+        cls = self.workflows.get(type_name) or MACHINERY_WORKFLOWS.get(type_name)
         if cls is None:
             known = ", ".join(sorted(self.workflows)) or "none"
             reason = (f"decider: unknown workflow type {type_name!r}; this decider knows: "
@@ -503,7 +505,8 @@ class Decider:
             if decision["decisionType"] == "StartChildWorkflowExecution":
                 attrs = decision["startChildWorkflowExecutionDecisionAttributes"]
                 cls = state.child_class(attrs["workflowId"])
-                if cls is not None and cls.type_name() not in self.workflows:
+                if (cls is not None and cls.type_name() not in self.workflows
+                        and cls.type_name() not in MACHINERY_WORKFLOWS):
                     self.workflows[cls.type_name()] = cls
                     assert self.on_child_type is not None
                     self.on_child_type(cls)

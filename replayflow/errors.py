@@ -138,6 +138,12 @@ def _failure_summary(failure: BaseException) -> dict[str, Any]:
             "type": getattr(failure, "error_type", None) or type(failure).__name__}
 
 
+class SyncFailed(TaskFailed):
+    """A latch or semaphore operation (`Workflow.latch`, `Workflow.semaphore`) could not reach
+    its coordinator workflow: it could not be signalled, nor started (see replayflow/sync.py).
+    `task_id` is the operation's id (`sync-<n>`)."""
+
+
 class TaskCancelled(ReplayflowError):
     """Reading the result of a cancelled future."""
 

@@ -21,6 +21,11 @@ COMPENSATION_PREFIX = "compensate-"
 _COMPENSATION_STEP_PREFIX = COMPENSATION_PREFIX + "step-"
 #: What `compensated_task` answers for an undo step added with `saga.add`.
 COMPENSATION_STEP = "saga.add"
+#: The workflow id of the coordinator of latch or semaphore `name` is this prefix + name (SWF
+#: forbids ':' in workflow ids, so not "replayflow-sync:<name>"); see sync.py.
+SYNC_COORDINATOR_PREFIX = "replayflow-sync."
+#: The launchers that start coordinators (sync.py) have ids that start with this.
+SYNC_LAUNCHER_PREFIX = "replayflow-sync-start."
 
 
 @lru_cache(maxsize=256)
@@ -87,6 +92,8 @@ __all__ = [
     "CONTINUE_TIMER_PREFIX",
     "JUMBO_PREFIX",
     "MAX_ID_LENGTH",
+    "SYNC_COORDINATOR_PREFIX",
+    "SYNC_LAUNCHER_PREFIX",
     "activity_id",
     "attributes_key",
     "compensated_task",

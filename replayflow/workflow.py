@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from .engine.replay import ExecutionState, Marker
     from .saga import Saga
+    from .sync import Latch, Semaphore
 
 # `self.submit(f, __priority=3)` inside a class body arrives as `_ClassName__priority`.
 _OPTION = re.compile(r"^(?:_[A-Za-z0-9]\w*?)?__(priority|workflow_id|task_list|tags|"
@@ -248,6 +249,30 @@ class Workflow:
         """The markers recorded so far in this run, oldest first, including those recorded
         earlier in this same decision (whose MarkerRecorded event is still to come)."""
         return list(self._execution.markers)
+
+    # -------------------------------------------------------------------- across workflows
+    def latch(self, name: str) -> Latch:
+        """The latch `name`, shared by every workflow that names it: `acquire()` and
+        `release()` count up and down (never below zero), `countdown()` resolves at zero. Each
+        returns a future at once (see replayflow/sync.py)."""
+        from .sync import Latch
+
+        return Latch(self, name)
+
+    def semaphore(self, name: str, permits: int = 1, lease: float = 3600) -> Semaphore:
+        """`with self.semaphore(name, permits=N, lease=S) as permit:` blocks until one of the N
+        permits of `name` is granted (first come, first served); leaving the block gives it back,
+        and a holder that never does loses it after `lease` seconds."""
+        from .sync import Semaphore
+
+        return Semaphore(self, name, permits, lease)
+
+    def wait(self, *fs: Future | Iterable[Future]) -> list[Future]:
+        """`futures.wait` as a method: suspend until every future is done (failures are not
+        raised here; read `.result` for that)."""
+        from .futures import wait
+
+        return wait(*fs)
 
     # -------------------------------------------------------------------- lifecycle
     def continue_as_new(self, *args: Any, **kwargs: Any) -> None:

@@ -1144,8 +1144,6 @@ class MemorySwf:
         cause = None
         if defaults is None:
             cause = "WORKFLOW_TYPE_DOES_NOT_EXIST"
-        elif existing is not None and not existing.last().closed:
-            cause = "WORKFLOW_ALREADY_RUNNING"
         elif len(run.children) >= MAX_OPEN and sum(
                 1 for child, _ in run.children.values() if not child.last().closed) >= MAX_OPEN:
             cause = "OPEN_CHILDREN_LIMIT_EXCEEDED"
@@ -1170,6 +1168,14 @@ class MemorySwf:
         if attrs.get("tagList"):
             initiated_attrs["tagList"] = attrs["tagList"]
         initiated = self._append(run, "StartChildWorkflowExecutionInitiated", initiated_attrs)
+        if existing is not None and not existing.last().closed:
+            # SWF initiates the start, then fails it, pointing at the Initiated event (the only
+            # cause for which it does: see StartChildWorkflowExecutionFailedEventAttributes).
+            self._append(run, "StartChildWorkflowExecutionFailed", {
+                **base, "cause": "WORKFLOW_ALREADY_RUNNING",
+                "initiatedEventId": initiated["eventId"]})
+            self._schedule_decision(run)
+            return
         child = self._start_run(
             workflow_id, workflow_type, defaults, input_text, list(attrs.get("tagList") or []),
             task_list=initiated_attrs["taskList"]["name"],

@@ -72,6 +72,10 @@ class _CloseRun(BaseException):
         self.decision = decision
 
 
+#: Command.task of a close proposed by run() (see ExecutionState.propose_close).
+_PROPOSED: Any = object()
+
+
 class Command:
     """One decision the workflow made, waiting to be sent or to be confirmed by its event."""
 
@@ -278,6 +282,8 @@ class ExecutionState:
         self._random: _random.Random | None = None
         self._discarded = False
         self._drivers: list[tuple[Future, Callable[[], bool]]] = []  # canvas, see add_driver
+        self._held: list[Future] = []  # see hold_open
+        self._refusal: str | None = None  # see propose_close
         self._dispatch = _DISPATCH
         self._cancel_hook = self._cancel_future  # one bound method for every future
 
@@ -479,6 +485,39 @@ class ExecutionState:
             if not progressed and not self._retry_due and not self._to_judge:
                 break
 
+    def hold_open(self, future: Future) -> None:
+        """Keep the run from closing, however run() ends (returns, raises, continues as new),
+        until `future` is done: machinery that must finish what run() started (a latch release
+        on its way to a coordinator, one that may have to be started first: see sync.py)."""
+        self._held.append(future)
+
+    def _settle_held(self) -> None:
+        held, self._held = self._held, []
+        pending = [f for f in held if not f.done]
+        if pending:
+            self.block_until(_futures._AllDone(pending), checked=False)
+
+    def propose_close(self, decision: dict) -> str:
+        """Called from inside run(): send a close decision and suspend until SWF refuses it.
+
+        SWF refuses a close when events came in while the decision task was open (cause
+        UNHANDLED_DECISION: a signal, say). A run() that returns cannot see them, so the engine
+        sends the close again; a run() that proposes its close is resumed instead, at the next
+        decision task, with the refusal's cause, and handles what came in (the sync coordinator
+        must never drop a request). If the close is accepted, run() is never resumed.
+        """
+        if self._discarded:
+            raise GreenletExit
+        self._refusal = None
+        self._add_close(decision)
+        self._pending[-1].task = _PROPOSED
+        self.block_until(self._was_refused, checked=True)
+        cause, self._refusal = self._refusal, None
+        return cause or "UNKNOWN"
+
+    def _was_refused(self) -> bool:
+        return self._refusal is not None
+
     def add_driver(self, future: Future, step: Callable[[], bool]) -> None:
         """Step workflow-level code (canvas groups and chains) at every decision point.
 
@@ -532,7 +571,11 @@ class ExecutionState:
     def _body(self) -> None:
         workflow = self.workflow
         try:
-            result = workflow.run(*self.args, **self.kwargs)
+            try:
+                result = workflow.run(*self.args, **self.kwargs)
+            finally:
+                if self._held:  # however run() ended, what it started gets there first
+                    self._settle_held()
         except GreenletExit:
             raise
         except _CloseRun as close:
@@ -819,6 +862,10 @@ class ExecutionState:
 
         judged, self._to_judge = self._to_judge, []
         for task, failure in judged:
+            if isinstance(task, ChildTask) and getattr(task.workflow_cls, "_replayflow_machinery",
+                                                       False):
+                task.future._set_exception(failure)  # sync.py's own children: not the user's
+                continue
             name = (task.activity.name if isinstance(task, ActivityTask)
                     else task.workflow_cls.type_name())
             try:
@@ -989,6 +1036,11 @@ class ExecutionState:
         return future
 
     def continue_as_new(self, args: tuple, kwargs: dict) -> None:
+        raise _CloseRun(self.continue_as_new_decision(args, kwargs))
+
+    def continue_as_new_decision(self, args: tuple, kwargs: dict) -> dict:
+        """The ContinueAsNewWorkflowExecution decision for this input, with this run's start
+        settings."""
         cls = self.workflow_cls
         start = self.start_attributes
         attrs: dict[str, Any] = {
@@ -1003,8 +1055,8 @@ class ExecutionState:
         }
         if start.get("tagList"):
             attrs["tagList"] = start["tagList"]
-        raise _CloseRun({"decisionType": "ContinueAsNewWorkflowExecution",
-                         "continueAsNewWorkflowExecutionDecisionAttributes": attrs})
+        return {"decisionType": "ContinueAsNewWorkflowExecution",
+                "continueAsNewWorkflowExecutionDecisionAttributes": attrs}
 
     # markers and signals ----------------------------------------------------------------------
     def record_marker(self, name: str, details: Any = None) -> None:
@@ -1399,7 +1451,12 @@ class ExecutionState:
         """SWF refused our close decision (usually new events arrived): send it again."""
         decision_type = event["eventType"][: -len("Failed")]
         cmd = self._awaiting.pop(("close", decision_type), None)
-        if cmd is not None:
+        if cmd is None:
+            return
+        if cmd.task is _PROPOSED:  # run() takes it from here (see propose_close)
+            self._close_pending = False
+            self._refusal = attrs.get("cause") or "UNKNOWN"
+        else:
             self._pending.append(cmd)
 
     def _on_closed(self, event: dict, attrs: dict) -> None:

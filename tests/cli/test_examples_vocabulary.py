@@ -17,6 +17,7 @@ from support.cli import run_cli
 
 from examples.dag import PageWorkflow
 from examples.determinism import RaffleWorkflow
+from examples.sync import BatchWorkflow
 from replayflow.testing import replay
 
 EXAMPLES = {
@@ -34,6 +35,7 @@ EXAMPLES = {
     "shell": ("examples.shell.ShellWorkflow", '["to be or not to be", "be"]'),
     "saga": ("examples.saga.TripWorkflow", '["ann", 5000]'),
     "saga_booked": ("examples.saga.TripWorkflow", '["ann", 300]'),
+    "sync": ("examples.sync.BatchWorkflow", '["nightly", 4]'),
 }
 
 
@@ -167,3 +169,16 @@ def test_saga_undoes_the_booking_in_reverse_and_the_tables_say_so(runs):
     info = run_cli("task.info", "--history-file", str(history),
                    "compensate-activity-examples.saga.reserve_car-1")
     assert "compensates  activity-examples.saga.reserve_car-1" in info.stdout
+
+
+def test_sync(runs):
+    assert output(runs, "sync") == {
+        "batch": "nightly", "models": [f"nightly-{part}.model" for part in range(4)]}
+    # The history written is the batch's; it replays, and shows the latch at work: its
+    # operations went to the coordinator replayflow-sync.batch-nightly as signals.
+    history = runs["sync"][1]
+    assert replay(history, BatchWorkflow).close_status == "WorkflowExecutionCompleted"
+    events = json.loads(history.read_text())["events"]
+    targets = {e["signalExternalWorkflowExecutionInitiatedEventAttributes"]["workflowId"]
+               for e in events if e["eventType"] == "SignalExternalWorkflowExecutionInitiated"}
+    assert targets == {"replayflow-sync.batch-nightly"}

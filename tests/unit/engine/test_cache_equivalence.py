@@ -27,6 +27,7 @@ from replayflow.errors import NonDeterministicWorkflow, WorkflowNotFound
 from replayflow.history import attributes_key, load_history_file
 from replayflow.loader import load_workflow
 from replayflow.local import LocalRunner
+from replayflow.sync import MACHINERY_WORKFLOWS
 
 HISTORIES = Path(__file__).resolve().parents[2] / "histories"
 
@@ -44,6 +45,7 @@ RECORDED = [
     ("examples.retry.RetryWorkflow", []),
     ("examples.saga.TripWorkflow", ["ann", 5000]),  # compensation, one undo at a time
     ("examples.signals.ApprovalWorkflow", [["o-1", "o-2"]]),
+    ("examples.sync.BatchWorkflow", ["nightly", 3]),  # coordinators and launchers too
     ("examples.timers.TimerWorkflow", [0]),
     ("support.workflows.ChainWorkflow", [6]),
     ("support.workflows.FanOutWorkflow", [150]),  # more than one response's worth
@@ -60,6 +62,7 @@ def _known_classes() -> dict[str, type]:
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Workflow) and value is not Workflow:
                 found.setdefault(value.type_name(), value)
+    found.update(MACHINERY_WORKFLOWS)  # every decider knows the sync coordinator and launcher
     return found
 
 
@@ -100,7 +103,8 @@ def _recorded_histories() -> list[tuple[str, type, list[dict], str, str]]:
         backend = LocalRunner(max_workers=8)
         backend.run(load_workflow(path), args)
         for i, run in enumerate(backend.all_runs):
-            cls = backend.workflows[run.workflow_type["name"]]
+            cls = KNOWN.get(run.workflow_type["name"]) or backend.workflows[
+                run.workflow_type["name"]]
             cases.append((f"{path}[{i}]", cls, list(run.events), run.workflow_id, run.run_id))
     return cases
 
