@@ -1250,11 +1250,9 @@ class MemorySwf:
         self._deliver_signal(target, attrs["signalName"], attrs.get("input"), run,
                              initiated["eventId"])
         if not run.closed:
-            signaled = {"workflowExecution": target.execution,
-                        "initiatedEventId": initiated["eventId"]}
-            if attrs.get("control"):
-                signaled["control"] = attrs["control"]
-            self._append(run, "ExternalWorkflowExecutionSignaled", signaled)
+            # SWF's ExternalWorkflowExecutionSignaled has no control: the initiated event does
+            self._append(run, "ExternalWorkflowExecutionSignaled", {
+                "workflowExecution": target.execution, "initiatedEventId": initiated["eventId"]})
             self._schedule_decision(run)
 
     def _decide_RequestCancelExternalWorkflowExecution(self, run: Run, attrs: dict,
