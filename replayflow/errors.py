@@ -36,6 +36,15 @@ class InvalidInput(UserError):
     """Input JSON is malformed or does not fit the function's signature."""
 
 
+class InvalidJson(InvalidInput, ValueError):
+    """JSON that Python's json module reads but replayflow refuses: NaN, Infinity, or nesting
+    over `encoding.MAX_NESTING`. A ValueError too, like json's own decoding errors."""
+
+
+class InvalidHistory(InvalidInput):
+    """A history (a file, or events handed to `testing.replay`) is not shaped as SWF sends one."""
+
+
 class ConnectionFailed(UserError):
     """An AWS endpoint cannot be reached, or rejects our credentials."""
 
