@@ -77,7 +77,7 @@ def _non_finite_path(value: Any) -> str | None:
     while stack:
         item, path, depth = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
-            return path or "the value itself"
+            return path
         if depth > MAX_NESTING:
             continue
         if isinstance(item, dict):
@@ -91,14 +91,14 @@ def _non_finite_path(value: Any) -> str | None:
 def _not_serializable(exc: BaseException, value: Any) -> NotSerializable:
     """The one-line reason a value could not be written, for the person who produced it."""
     if isinstance(exc, RecursionError):
-        return NotSerializable(f"value is not JSON-serialisable: {_too_deep()}, or contains "
-                               "itself")
+        return NotSerializable(f"{_too_deep()}, or contains itself")
     if isinstance(exc, ValueError) and "Out of range float" in str(exc):
-        where = _non_finite_path(value) or "somewhere in it"
-        return NotSerializable(
-            f"value is not JSON-serialisable: it holds NaN or Infinity at {where}, which JSON "
-            "cannot represent; use null, a string or a finite number")
-    return NotSerializable(f"value is not JSON-serialisable: {exc}")
+        where = _non_finite_path(value)
+        what = "it is NaN or Infinity" if where == "" else (
+            f"it holds NaN or Infinity at {where}" if where else "it holds NaN or Infinity")
+        return NotSerializable(f"{what}, which JSON cannot represent; use null, a string or a "
+                               "finite number")
+    return NotSerializable(str(exc))
 
 
 def _make_encoder() -> tuple[Callable[[Any], str], Callable[[Any, int], Any]]:
@@ -153,7 +153,7 @@ def dumps(value: Any) -> str:
     except (TypeError, ValueError, RecursionError) as exc:
         raise _not_serializable(exc, value) from None
     if nesting_exceeds(text):
-        raise NotSerializable(f"value is not JSON-serialisable: {_too_deep()}")
+        raise NotSerializable(_too_deep())
     return text
 
 
@@ -181,9 +181,9 @@ def encode_call(args: tuple | list, kwargs: dict) -> str:
         text = (f'{{"args":{_join(_chunks(list(args), 0))},'
                 f'"kwargs":{_join(_chunks(kwargs, 0)) if kwargs else "{}"}}}')
     except (TypeError, ValueError, RecursionError) as exc:
-        raise _not_serializable(exc, [list(args), kwargs]) from None
+        raise _not_serializable(exc, {"args": list(args), "kwargs": kwargs}) from None
     if nesting_exceeds(text):
-        raise NotSerializable(f"value is not JSON-serialisable: {_too_deep()}")
+        raise NotSerializable(_too_deep())
     return text
 
 

@@ -46,6 +46,15 @@ def load_workflow(path: str) -> type[Workflow]:
     return obj
 
 
+def require_workflow_class(obj: Any, caller: str) -> type[Workflow]:
+    """`obj` itself if it is a Workflow subclass, else WorkflowNotFound naming what it got."""
+    if isinstance(obj, type) and issubclass(obj, Workflow):
+        return obj
+    shown = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__ + " instance"
+    raise WorkflowNotFound(f"{caller} needs a Workflow subclass (class X(replayflow.Workflow)), "
+                           f"not {shown}")
+
+
 def load_workflows(paths: list[str]) -> dict[str, type[Workflow]]:
     """Load several classes, keyed by their SWF type name."""
     found: dict[str, type[Workflow]] = {}

@@ -19,15 +19,29 @@ INPUT_HELP = """JSON input of run(). A list is positional arguments; {"args": [.
 {...}} is both; any other object is keyword arguments; a scalar is one positional argument."""
 
 
+def read_input_file(input_file: str, option: str = "--input-file") -> str:
+    """The text of FILE (or stdin for `-`), which must be UTF-8: one clear line otherwise."""
+    try:
+        if input_file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(input_file, "rb") as source:
+                data = source.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {option} {input_file}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{option} {input_file} is not UTF-8 text (byte "
+                           f"{data[exc.start]:#04x} at offset {exc.start})") from None
+
+
 def read_input(input_json: str | None, input_file: str | None) -> tuple[list, dict]:
     """Apply the input convention to --input or --input-file (never both)."""
     if input_json is not None and input_file is not None:
         raise InvalidInput("give --input or --input-file, not both")
     if input_file is not None:
-        try:
-            text = sys.stdin.read() if input_file == "-" else open(input_file).read()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --input-file {input_file}: {exc.strerror}") from None
+        text = read_input_file(input_file)
         return encoding.parse_input_convention(text, f"--input-file {input_file}")
     if input_json is None:
         return [], {}
