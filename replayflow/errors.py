@@ -49,6 +49,17 @@ class ConnectionFailed(UserError):
     """An AWS endpoint cannot be reached, or rejects our credentials."""
 
 
+class EndpointUnreachable(ConnectionFailed):
+    """The endpoint refused the connection, or did not answer in time (retries included)."""
+
+
+class ServiceUnavailable(ReplayflowError):
+    """AWS answered with a server error (5xx) or kept throttling through every retry.
+
+    Transient by nature: whoever can wait (`wait_for_close`) tries again later.
+    """
+
+
 class CredentialsMissing(ConnectionFailed):
     """No AWS credentials could be found."""
 
@@ -247,6 +258,16 @@ class EventNotApplied(ReplayflowError):
         self.what = what
         self.cause = cause
         super().__init__(f"{what}: {type(cause).__name__}: {cause}")
+
+
+class WaitAbandoned(ReplayflowError):
+    """`--wait` lost contact with SWF for too long; the run itself goes on.
+
+    The CLI exits with its own code (3), so a script can tell "we stopped watching" from "the
+    workflow failed" (1) and "bad input" (2).
+    """
+
+    exit_code = 3
 
 
 class NonDeterministicWorkflow(ReplayflowError):

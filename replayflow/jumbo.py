@@ -38,8 +38,9 @@ Configuration (environment, read when first needed and re-read if it changes):
 
 The S3 client is a plain ``boto3.client("s3")``: the installed botocore honours
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_S3`` itself, so tests and S3-compatible stores need
-nothing from us. Its retries are bounded (standard mode, 4 attempts) and its timeouts finite, so
-a missing bucket or object, or an unreachable endpoint, ends in `JumboFieldError`, never a hang.
+nothing from us. Its retries are bounded (standard mode, 4 attempts, and no more retries of an
+unreachable endpoint after about 30 s) and its timeouts finite, so a missing bucket or object,
+or an unreachable endpoint, ends in `JumboFieldError`, never a hang.
 
 Several processes of one user on one machine (a decider and a pool of workers) may share one
 cache directory: diskcache keeps its index in SQLite with transactions and writes each value to
@@ -119,6 +120,9 @@ DEFAULT_CACHE_SIZE = 1024 * 1024 * 1024
 
 # The smallest SWF field a reference is ever written into (input/result/details/control).
 SMALLEST_FIELD_LIMIT = min(MAX_INPUT, MAX_RESULT, MAX_DETAILS, MAX_CONTROL)
+
+#: Seconds an S3 socket may stay silent, during a request or within a payload's stream.
+S3_READ_TIMEOUT = 15
 
 # S3 rejects object keys over 1,024 bytes of UTF-8.
 MAX_S3_KEY_BYTES = 1024
@@ -503,14 +507,20 @@ class JumboStore:
                     import boto3
                     from botocore.config import Config
 
-                    self._client = boto3.client(
+                    from .backends.swf import bound_unreachable_retries
+
+                    client = boto3.client(
                         "s3",
                         config=Config(
                             retries={"mode": "standard", "max_attempts": 4},
-                            connect_timeout=10,
-                            read_timeout=60,
+                            connect_timeout=3,
+                            read_timeout=S3_READ_TIMEOUT,
                         ),
                     )
+                    # A dead or hung S3 endpoint is a JumboFieldError in about half a minute,
+                    # not after four full read timeouts.
+                    bound_unreachable_retries(client, budget=2 * S3_READ_TIMEOUT)
+                    self._client = client
         return self._client
 
     @property

@@ -83,7 +83,9 @@ def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
 @click.option("--execution-timeout", type=click.IntRange(min=1), metavar="SECONDS",
               help="Execution timeout (default: the class's execution_timeout).")
 @click.option("--tag", "tags", multiple=True, help="SWF tag (repeatable, at most 5).")
-@click.option("--wait", is_flag=True, help="On SWF: wait for the end, print the result JSON.")
+@click.option("--wait", is_flag=True,
+              help="On SWF: wait for the end, print the result JSON (an outage of up to "
+                   "REPLAYFLOW_WAIT_OUTAGE seconds is waited out).")
 @click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
               help="--local: an ActivityMiddleware class to run around every activity "
                    "(repeatable), as `worker.start --middleware` does on SWF.")
@@ -118,7 +120,9 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     On SWF it prints "<workflow_id> <run_id>" (or, with --wait, the result):
       replayflow workflow.start --domain D examples.basic.BasicWorkflow --input '[1]'
 
-    Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input.
+    Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input, 3 --wait lost
+    contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE (default 300 s) and stopped
+    waiting; the run goes on, and the error line says how to follow it.
     """
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)
