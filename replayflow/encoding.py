@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -40,24 +39,30 @@ class NotSerializable(TypeError):
 
 # --- nesting depth, from the text ---------------------------------------------------------------
 
-# Strings (escapes included) and every other character that is not a bracket: what is left of a
-# JSON text once they are gone is its bracket skeleton.
-_NOT_BRACKETS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^\[\]{}"]+')
+# Every byte but brackets and quotes, for bytes.translate: what is left of a JSON text is its
+# bracket skeleton, plus the quotes around strings (whose brackets do not count).
+_NOT_SKELETON = bytes(byte for byte in range(256) if byte not in b'[]{}"')
 
 
 def nesting_exceeds(text: str, limit: int = MAX_NESTING) -> bool:
     """True if the JSON `text` nests arrays and objects more than `limit` levels deep.
 
-    Free for short texts (a text nested N deep has at least 2N characters) and texts with few
-    brackets; otherwise the bracket skeleton is peeled one level per pass, each pass a C-speed
-    `str.replace`, at most `limit` passes. Malformed bracketing answers False: the parser then
-    reports the text as invalid JSON.
+    Free for short texts (a text nested N deep has at least 2N characters) and for texts with
+    few brackets; otherwise C-speed passes only (about 1 ms for a 1 MB text, against 40 ms to
+    parse it): escaped backslashes and quotes are dropped, then everything but brackets and
+    quotes, then what lies between quotes; the skeleton left is peeled one level per pass, at
+    most `limit` passes. Malformed text may answer False: the parser then reports it.
     """
     if len(text) < 2 * (limit + 1) or text.count("[") + text.count("{") <= limit:
         return False
-    skeleton = _NOT_BRACKETS.sub("", text)
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:  # escapes: a quote or backslash they make literal must not count
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_SKELETON).replace(b'""', b"")  # most strings go here
+    if b'"' in skeleton:  # quotes still alternate open/close: drop what lies between them
+        skeleton = b"".join(skeleton.split(b'"')[::2])
     for _ in range(limit):
-        peeled = skeleton.replace("[]", "").replace("{}", "")
+        peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
         if not peeled or len(peeled) == len(skeleton):
             return False
         skeleton = peeled
