@@ -6,6 +6,7 @@ import importlib
 import inspect
 import os
 import sys
+from typing import Any
 
 from .errors import InvalidInput, WorkflowNotFound
 from .workflow import Workflow
