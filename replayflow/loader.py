@@ -52,8 +52,8 @@ def require_workflow_class(obj: Any, caller: str) -> type[Workflow]:
     if isinstance(obj, type) and issubclass(obj, Workflow):
         return obj
     shown = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__ + " instance"
-    raise WorkflowNotFound(f"{caller} needs a Workflow subclass (class X(replayflow.Workflow)), "
-                           f"not {shown}")
+    raise WorkflowNotFound(f"{caller} needs a Workflow subclass (class X(replayflow.Workflow)); "
+                           f"{shown} is not a Workflow subclass")
 
 
 def load_workflows(paths: list[str]) -> dict[str, type[Workflow]]:

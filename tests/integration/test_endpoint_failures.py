@@ -75,7 +75,8 @@ class Services:
                                        start_new_session=True) for argv in (
             base + ["decider.start", "--domain", domain, "--task-list", self.decisions,
                     "--activity-task-list", activities, "examples.basic.BasicWorkflow"],
-            base + ["worker.start", "--domain", domain, "--task-list", activities],
+            base + ["worker.start", "--domain", domain, "--task-list", activities,
+                    "--module", "examples.basic"],
         )]
 
     def stop(self) -> None:
