@@ -20,7 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.replay import ExecutionState, Marker
-from .errors import InvalidHistory, NonDeterministicWorkflow, ReplayflowError
+from .errors import (
+    EventNotApplied,
+    InvalidHistory,
+    NonDeterministicWorkflow,
+    ReplayflowError,
+)
 from .history import HistoryFile, check_events, load_history_file
 from .loader import require_workflow_class
 
@@ -99,9 +104,13 @@ def _feed(state: ExecutionState, event: dict) -> None:
         raise
     except (LookupError, TypeError, ValueError, AttributeError, OverflowError,
             ReplayflowError) as exc:
-        what = f"missing {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        # The engine names what it was reading (EventNotApplied): keep that, say why.
+        where = exc.what if isinstance(exc, EventNotApplied) else "cannot apply it"
+        cause = exc.cause if isinstance(exc, EventNotApplied) else exc
+        why = (f"missing {cause}" if isinstance(cause, KeyError)
+               else f"{type(cause).__name__}: {cause}")
         raise InvalidHistory(f"history event {event.get('eventId')} ({event.get('eventType')}) "
-                             f"cannot be replayed: {what}") from exc
+                             f"cannot be replayed: {where}: {why}") from exc
 
 
 def _check_last_batch(state: ExecutionState, events: list[dict]) -> None:

@@ -43,14 +43,15 @@ def test_a_missing_attribute_names_the_event_that_lacks_it(good, tmp_path):
     assert scheduled["eventType"] == "ActivityTaskScheduled"
     del scheduled["activityTaskScheduledEventAttributes"]["activityId"]
     with pytest.raises(InvalidHistory, match=r"history event 5 \(ActivityTaskScheduled\) cannot "
-                                             r"be replayed: missing 'activityId'"):
+                                             r"be replayed: .*missing 'activityId'"):
         replay(write(tmp_path, good), BasicWorkflow)
 
 
 def test_an_input_that_is_not_json_names_the_start_event(good, tmp_path):
     good["events"][0]["workflowExecutionStartedEventAttributes"]["input"] = "{"
     with pytest.raises(InvalidHistory, match=r"history event 1 \(WorkflowExecutionStarted\) "
-                                             r"cannot be replayed: JSONDecodeError"):
+                                             r"cannot be replayed: cannot read the workflow's "
+                                             r"input \(event 1\): JSONDecodeError"):
         replay(write(tmp_path, good), BasicWorkflow)
 
 
