@@ -15,13 +15,21 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from . import encoding, jumbo
 from .activity import Activity
-from .errors import ReplayflowError, UserError, WaitTimedOut
+from .errors import (
+    ConfigurationError,
+    EndpointUnreachable,
+    ReplayflowError,
+    ServiceUnavailable,
+    UserError,
+    WaitAbandoned,
+    WaitTimedOut,
+)
 from .history import CLOSE_STATUS
 from .progress import Summary
 
@@ -35,6 +43,15 @@ WAIT_MAX_DELAY = 1.0
 WAIT_FACTOR = 1.06
 #: The longest wait between two calls once a run has taken a minute.
 WAIT_LONG_RUN_DELAY = 5.0
+#: How long a wait keeps trying through an outage (SWF unreachable, or answering 5xx) before it
+#: gives up; REPLAYFLOW_WAIT_OUTAGE (seconds) overrides it. Within it, tries back off from 1 s
+#: to 15 s apart.
+WAIT_OUTAGE = 300.0
+WAIT_OUTAGE_ENV = "REPLAYFLOW_WAIT_OUTAGE"
+OUTAGE_FIRST_DELAY = 1.0
+OUTAGE_MAX_DELAY = 15.0
+#: What an outage looks like from here: worth waiting out, unlike a missing run or bad input.
+TRANSIENT_ERRORS = (EndpointUnreachable, ServiceUnavailable)
 
 
 
@@ -188,6 +205,21 @@ def outcome_from_event(workflow_id: str, run_id: str, event: dict[str, Any]) -> 
     return outcome
 
 
+def wait_outage_limit(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds of outage a wait rides out: REPLAYFLOW_WAIT_OUTAGE, else WAIT_OUTAGE."""
+    raw = (os.environ if environ is None else environ).get(WAIT_OUTAGE_ENV, "").strip()
+    if not raw:
+        return WAIT_OUTAGE
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ConfigurationError(f"{WAIT_OUTAGE_ENV}={raw!r} is not a number of seconds; e.g. "
+                                 "set it to 300")
+    return value
+
+
 def wait_for_close(
     backend: Any,
     workflow_id: str,
@@ -197,6 +229,7 @@ def wait_for_close(
     check: Callable[[], None] | None = None,
     pause: Callable[[float], None] = time.sleep,
     on_progress: Callable[[Summary], None] | None = None,
+    outage_limit: float | None = None,
 ) -> WorkflowOutcome:
     """Wait until the run closes (following continue-as-new) and return how it ended.
 
@@ -206,25 +239,56 @@ def wait_for_close(
     `pause(seconds)` waits between calls and may return early (e.g. the decider said it closed);
     `on_progress` gets the run's progress summary (the decider's latest executionContext)
     whenever it changes: no extra call is made for it.
+
+    An outage (SWF unreachable, 5xx answers) is ridden out with backoff for `outage_limit`
+    seconds (default: `wait_outage_limit()`), with a warning when it starts and when it ends;
+    past that, WaitAbandoned, saying how to follow the run, which goes on without us.
     """
+    limit = wait_outage_limit() if outage_limit is None else outage_limit
     started = time.monotonic()
     deadline = None if timeout is None else started + timeout
     delay = WAIT_FIRST_DELAY
     last_context = None
+    outage_since: float | None = None
+    outage_delay = OUTAGE_FIRST_DELAY
     while True:
         if check is not None:
             check()
-        info = backend.describe_workflow_execution(workflow_id, run_id)
+        try:
+            info = backend.describe_workflow_execution(workflow_id, run_id)
+            event = None
+            if info.get("executionInfo", {}).get("executionStatus") == "CLOSED":
+                event = backend.close_event(workflow_id, run_id)
+                if event is None:
+                    raise ReplayflowError(
+                        f"{workflow_id} ({run_id}) is closed but has no close event")
+        except TRANSIENT_ERRORS as exc:
+            now = time.monotonic()
+            if outage_since is None:
+                outage_since = now
+                log.warning("lost contact with SWF while waiting for %s (%s); trying again for "
+                            "up to %.0f s", workflow_id, exc, limit)
+            if now - outage_since >= limit or (deadline is not None and now >= deadline):
+                raise WaitAbandoned(
+                    f"lost contact with SWF for {now - outage_since:.0f} s while waiting for "
+                    f"{workflow_id} (run {run_id}): {exc}. The run goes on without us: follow "
+                    f"it with `replayflow workflow.info --domain {backend.domain} {workflow_id} "
+                    f"{run_id}`") from exc
+            # A plain sleep: `pause` may return at once (a decider that already exited).
+            time.sleep(min(outage_delay, max(0.0, outage_since + limit - now)))
+            outage_delay = min(outage_delay * 2, OUTAGE_MAX_DELAY)
+            continue
+        if outage_since is not None:
+            log.warning("in contact with SWF again after %.0f s; still waiting for %s",
+                        time.monotonic() - outage_since, workflow_id)
+            outage_since, outage_delay = None, OUTAGE_FIRST_DELAY
         context = info.get("latestExecutionContext")
         if on_progress is not None and context != last_context:
             last_context = context
             summary = Summary.from_json(context)
             if summary is not None:
                 on_progress(summary)
-        if info.get("executionInfo", {}).get("executionStatus") == "CLOSED":
-            event = backend.close_event(workflow_id, run_id)
-            if event is None:
-                raise ReplayflowError(f"{workflow_id} ({run_id}) is closed but has no close event")
+        if event is not None:
             outcome = outcome_from_event(workflow_id, run_id, event)
             new_run = (outcome.details or {}).get("newExecutionRunId") if (
                 outcome.status == "CONTINUED_AS_NEW") else None
@@ -274,10 +338,12 @@ def start_on_swf(
 ) -> None:
     """`workflow.start` on SWF: print `<workflow_id> <run_id>`, or with `wait` the result JSON.
 
-    With `wait`, a run that does not complete raises a ReplayflowError (CLI: one line, exit 1).
+    With `wait`, a run that does not complete raises a ReplayflowError (CLI: one line, exit 1);
+    an outage longer than REPLAYFLOW_WAIT_OUTAGE raises WaitAbandoned (exit 3).
     """
     from .backends.swf import SwfBackend
 
+    outage_limit = wait_outage_limit() if wait else None  # a bad value fails before the start
     backend = SwfBackend(resolve_domain(domain))
     workflow_id, run_id = start_execution(
         backend, cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
@@ -287,7 +353,7 @@ def start_on_swf(
         print(f"{workflow_id} {run_id}", flush=True)
         return
     print(f"{workflow_id} {run_id}", file=sys.stderr, flush=True)
-    outcome = wait_for_close(backend, workflow_id, run_id)
+    outcome = wait_for_close(backend, workflow_id, run_id, outage_limit=outage_limit)
     if outcome.ok:
         print(json.dumps(outcome.result), flush=True)
         return
@@ -497,4 +563,5 @@ __all__ = [
     "start_execution",
     "start_on_swf",
     "wait_for_close",
+    "wait_outage_limit",
 ]

@@ -9,10 +9,11 @@ user typed on the command line into that shape.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
-from .errors import InvalidInput
+from .errors import InvalidInput, InvalidJson
 
 # SWF's per-field limits, in characters.
 MAX_INPUT = 32_768
@@ -22,9 +23,87 @@ MAX_CONTROL = 32_768
 MAX_REASON = 256
 MAX_HEARTBEAT_DETAILS = 2_048
 
+MAX_NESTING = 128
+"""The deepest JSON replayflow reads or writes, counting the `{"args": [...]}` wrapper.
+
+Python's json module recurses once per level and gives up near 1,000 levels with a RecursionError,
+and so does every recursive walk of the value afterwards (formatting, copying, resolving futures).
+A fixed limit well below that makes deep input a clean error wherever it arrives, the same on
+every machine and at any stack depth. 128 is serde_json's default; real data rarely passes 20.
+"""
+
 
 class NotSerializable(TypeError):
     """A value cannot be written as JSON."""
+
+
+# --- nesting depth, from the text ---------------------------------------------------------------
+
+# Every byte but brackets and quotes, for bytes.translate: what is left of a JSON text is its
+# bracket skeleton, plus the quotes around strings (whose brackets do not count).
+_NOT_SKELETON = bytes(byte for byte in range(256) if byte not in b'[]{}"')
+
+
+def nesting_exceeds(text: str, limit: int = MAX_NESTING) -> bool:
+    """True if the JSON `text` nests arrays and objects more than `limit` levels deep.
+
+    Free for short texts (a text nested N deep has at least 2N characters) and for texts with
+    few brackets; otherwise C-speed passes only (about 1 ms for a 1 MB text, against 40 ms to
+    parse it): escaped backslashes and quotes are dropped, then everything but brackets and
+    quotes, then what lies between quotes; the skeleton left is peeled one level per pass, at
+    most `limit` passes. Malformed text may answer False: the parser then reports it.
+    """
+    if len(text) < 2 * (limit + 1) or text.count("[") + text.count("{") <= limit:
+        return False
+    data = text.encode("utf-8", "surrogatepass")
+    if b"\\" in data:  # escapes: a quote or backslash they make literal must not count
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = data.translate(None, _NOT_SKELETON).replace(b'""', b"")  # most strings go here
+    if b'"' in skeleton:  # quotes still alternate open/close: drop what lies between them
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    for _ in range(limit):
+        peeled = skeleton.replace(b"[]", b"").replace(b"{}", b"")
+        if not peeled or len(peeled) == len(skeleton):
+            return False
+        skeleton = peeled
+    return True
+
+
+def _too_deep(limit: int = MAX_NESTING) -> str:
+    return f"it nests arrays and objects more than {limit} levels deep"
+
+
+def _non_finite_path(value: Any) -> str | None:
+    """Where the first NaN or Infinity sits in `value`, as `[0]["key"]` (None if nowhere).
+
+    Only called once encoding has failed, so its cost never touches a successful encode.
+    """
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return path
+        if depth > MAX_NESTING:
+            continue
+        if isinstance(item, dict):
+            stack.extend((v, f"{path}[{json.dumps(str(k))}]", depth + 1)
+                         for k, v in reversed(item.items()))
+        elif isinstance(item, list | tuple):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in reversed(list(enumerate(item))))
+    return None
+
+
+def _not_serializable(exc: BaseException, value: Any) -> NotSerializable:
+    """The one-line reason a value could not be written, for the person who produced it."""
+    if isinstance(exc, RecursionError):
+        return NotSerializable(f"{_too_deep()}, or contains itself")
+    if isinstance(exc, ValueError) and "Out of range float" in str(exc):
+        where = _non_finite_path(value)
+        what = "it is NaN or Infinity" if where == "" else (
+            f"it holds NaN or Infinity at {where}" if where else "it holds NaN or Infinity")
+        return NotSerializable(f"{what}, which JSON cannot represent; use null, a string or a "
+                               "finite number")
+    return NotSerializable(str(exc))
 
 
 def _make_encoder() -> tuple[Callable[[Any], str], Callable[[Any, int], Any]]:
@@ -39,8 +118,13 @@ def _make_encoder() -> tuple[Callable[[Any], str], Callable[[Any, int], Any]]:
     def fail(value: Any) -> Any:
         raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
-    make = c_make_encoder({}, fail, json.encoder.encode_basestring_ascii, None, ":", ",", True,
-                          False, True)
+    # markers=None: no shared circular-reference table. One shared across calls (and threads)
+    # keeps the ids of an encode that failed half-way, and later reports an unrelated value that
+    # reuses such an id as circular; a real cycle ends in RecursionError instead.
+    # sort_keys=True, skipkeys=False, allow_nan=False: NaN and Infinity are not JSON, and a
+    # reader in another language would choke on them.
+    make = c_make_encoder(None, fail, json.encoder.encode_basestring_ascii, None, ":", ",", True,
+                          False, False)
     encode_string = json.encoder.encode_basestring_ascii
 
     def encode(value: Any) -> str:
@@ -53,37 +137,59 @@ def _make_encoder() -> tuple[Callable[[Any], str], Callable[[Any, int], Any]]:
 
 _encode, _chunks = _make_encoder()
 _join = "".join
-_decoder = json.JSONDecoder()
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InvalidJson(f"{name} is not JSON (JSON has no NaN or Infinity; use null or a string)")
+
+
+_decoder = json.JSONDecoder(parse_constant=_refuse_constant)
 _scan = _decoder.scan_once
 
 
 def dumps(value: Any) -> str:
-    """Compact, key-sorted JSON, so the same value always encodes to the same string."""
+    """Compact, key-sorted, strict JSON, so the same value always encodes to the same string.
+
+    NotSerializable, saying why, for NaN, Infinity, nesting over MAX_NESTING, circular
+    references and values JSON has no form for.
+    """
     try:
-        return _encode(value)
-    except (TypeError, ValueError) as exc:
-        raise NotSerializable(f"value is not JSON-serialisable: {exc}") from None
+        text = _encode(value)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _not_serializable(exc, value) from None
+    if nesting_exceeds(text):
+        raise NotSerializable(_too_deep())
+    return text
 
 
 def loads(text: str | None) -> Any:
+    """Read strict JSON: InvalidJson (a ValueError) for NaN, Infinity or nesting too deep."""
     if text is None or text == "":
         return None
-    try:  # the scanner alone: our own fields never carry surrounding whitespace
-        value, end = _scan(text, 0)
-        if end == len(text):
-            return value
-    except StopIteration:
-        pass
-    return json.loads(text)  # anything unusual gets json's full handling and error messages
+    if nesting_exceeds(text):
+        raise InvalidJson(f"JSON text refused: {_too_deep()}")
+    try:
+        try:  # the scanner alone: our own fields never carry surrounding whitespace
+            value, end = _scan(text, 0)
+            if end == len(text):
+                return value
+        except StopIteration:
+            pass
+        return _decoder.decode(text)  # anything unusual: json's full handling and messages
+    except RecursionError:  # malformed bracketing that nesting_exceeds left to the parser
+        raise InvalidJson(f"JSON text refused: {_too_deep()}") from None
 
 
 def encode_call(args: tuple | list, kwargs: dict) -> str:
     """`{"args":[...],"kwargs":{...}}`, built without sorting the outer keys again."""
     try:
-        return (f'{{"args":{_join(_chunks(list(args), 0))},'
+        text = (f'{{"args":{_join(_chunks(list(args), 0))},'
                 f'"kwargs":{_join(_chunks(kwargs, 0)) if kwargs else "{}"}}}')
-    except (TypeError, ValueError) as exc:
-        raise NotSerializable(f"value is not JSON-serialisable: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise _not_serializable(exc, {"args": list(args), "kwargs": kwargs}) from None
+    if nesting_exceeds(text):
+        raise NotSerializable(_too_deep())
+    return text
 
 
 def decode_call(text: str | None) -> tuple[list, dict]:
@@ -116,15 +222,30 @@ def split_input_convention(value: Any) -> tuple[list, dict]:
     return [value], {}
 
 
-def parse_input_convention(text: str, source: str = "--input") -> tuple[list, dict]:
-    """Parse user-typed JSON into (args, kwargs), with a one-line error on malformed JSON."""
+def parse_json(text: str, source: str = "--input") -> Any:
+    """Parse JSON a person gave us (`source` names where), with a one-line InvalidInput.
+
+    Surrounding whitespace is fine; NaN, Infinity and nesting over MAX_NESTING are refused, as
+    everywhere in replayflow.
+    """
     try:
-        value = json.loads(text)
+        return loads(text) if text.strip() else _decoder.decode(text)  # "" is not JSON here
     except json.JSONDecodeError as exc:
         raise InvalidInput(
             f"{source} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
         ) from None
-    return split_input_convention(value)
+    except InvalidJson as exc:
+        raise InvalidInput(f"{source} is not valid JSON: {_reason_of(exc)}") from None
+
+
+def _reason_of(exc: InvalidJson) -> str:
+    text = str(exc)
+    return text.removeprefix("JSON text refused: ")
+
+
+def parse_input_convention(text: str, source: str = "--input") -> tuple[list, dict]:
+    """Parse user-typed JSON into (args, kwargs), with a one-line error on malformed JSON."""
+    return split_input_convention(parse_json(text, source))
 
 
 def truncate_reason(reason: str, limit: int = MAX_REASON) -> str:

@@ -36,8 +36,28 @@ class InvalidInput(UserError):
     """Input JSON is malformed or does not fit the function's signature."""
 
 
+class InvalidJson(InvalidInput, ValueError):
+    """JSON that Python's json module reads but replayflow refuses: NaN, Infinity, or nesting
+    over `encoding.MAX_NESTING`. A ValueError too, like json's own decoding errors."""
+
+
+class InvalidHistory(InvalidInput):
+    """A history (a file, or events handed to `testing.replay`) is not shaped as SWF sends one."""
+
+
 class ConnectionFailed(UserError):
     """An AWS endpoint cannot be reached, or rejects our credentials."""
+
+
+class EndpointUnreachable(ConnectionFailed):
+    """The endpoint refused the connection, or did not answer in time (retries included)."""
+
+
+class ServiceUnavailable(ReplayflowError):
+    """AWS answered with a server error (5xx) or kept throttling through every retry.
+
+    Transient by nature: whoever can wait (`wait_for_close`) tries again later.
+    """
 
 
 class CredentialsMissing(ConnectionFailed):
@@ -244,6 +264,16 @@ class EventNotApplied(ReplayflowError):
         self.what = what
         self.cause = cause
         super().__init__(f"{what}: {type(cause).__name__}: {cause}")
+
+
+class WaitAbandoned(ReplayflowError):
+    """`--wait` lost contact with SWF for too long; the run itself goes on.
+
+    The CLI exits with its own code (3), so a script can tell "we stopped watching" from "the
+    workflow failed" (1) and "bad input" (2).
+    """
+
+    exit_code = 3
 
 
 class NonDeterministicWorkflow(ReplayflowError):

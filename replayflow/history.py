@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from .errors import InvalidHistory, UserError
 
 #: Execution status by the event type that closes an execution.
 CLOSE_STATUS = {
@@ -70,7 +70,8 @@ def _to_datetime(value: Any) -> datetime:
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        stamp = datetime.fromisoformat(value)
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
     raise ValueError(f"not a timestamp: {value!r}")
 
 
@@ -143,39 +144,104 @@ class HistoryFile:
 
 
 def load_history_file(path: str | Path) -> HistoryFile:
-    """Read a history file, with one clear error line if it is missing or not a history."""
+    """Read a history file, with one clear error line if it is missing or not a history.
+
+    The file is untrusted input (anyone can hand one over), so it must be UTF-8, strict JSON
+    within `encoding.MAX_NESTING` levels, and each event must have the shape SWF gives it (see
+    `check_events`) before anything reads it.
+    """
+    from . import encoding
+
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise UserError(f"history file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read history file {path}: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"history file {path} is not valid JSON ({exc.msg}, line {exc.lineno})") \
-            from None
+    except OSError as exc:
+        raise UserError(f"cannot read history file {path}: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"history file {path} is not UTF-8 text (byte {raw[exc.start]:#04x} at "
+                        f"offset {exc.start})") from None
+    data = encoding.parse_json(text, f"history file {path}")
     if isinstance(data, list):
         data = {"events": data}
     if not isinstance(data, dict) or not isinstance(data.get("events"), list):
-        raise UserError(f"history file {path} has no \"events\" list; is it a replayflow history?")
+        raise InvalidHistory(
+            f"history file {path} has no \"events\" list; is it a replayflow history?")
     try:
-        events = events_from_wire(data["events"])
-        for event in events:
-            event["eventType"], event["eventId"]  # noqa: B018 - shape check
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"history file {path} holds a malformed event ({exc})") from None
+        check_events(data["events"])
+    except ValueError as exc:
+        raise InvalidHistory(f"history file {path} holds a malformed event: {exc}") from None
     previous = []
     for run in data.get("previousRuns") or []:
         if isinstance(run, dict) and isinstance(run.get("events"), list):
             try:
-                previous.append(HistoryFile(events_from_wire(run["events"]),
-                                            run.get("workflowExecution"),
-                                            run.get("workflowType"), run.get("domain")))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise UserError(f"history file {path} holds a malformed earlier run ({exc})") \
-                    from None
-    return HistoryFile(events, data.get("workflowExecution"), data.get("workflowType"),
-                       data.get("domain"), previous)
+                check_events(run["events"])
+            except ValueError as exc:
+                raise InvalidHistory(
+                    f"history file {path} holds a malformed earlier run: {exc}") from None
+            previous.append(_run_from_json(run, path))
+    return _run_from_json(data, path, previous)
+
+
+def _run_from_json(data: dict, path: Path, previous: list[HistoryFile] | None = None
+                   ) -> HistoryFile:
+    """One run of a history file, its events already checked (`check_events`)."""
+    header: dict[str, Any] = {}
+    for key in ("workflowExecution", "workflowType"):
+        value = data.get(key)
+        if value is not None and not (isinstance(value, dict) and all(
+                isinstance(item, str) for item in value.values())):
+            raise InvalidHistory(f"history file {path}: {key} must be an object of strings")
+        header[key] = value
+    domain = data.get("domain")
+    if domain is not None and not isinstance(domain, str):
+        raise InvalidHistory(f"history file {path}: domain must be a string")
+    return HistoryFile(events_from_wire(data["events"]), header["workflowExecution"],
+                       header["workflowType"], domain, previous)
+
+
+def check_events(events: list) -> None:
+    """Raise ValueError, naming the event, unless every event has SWF's shape.
+
+    What SWF guarantees and every reader relies on: an object with a string `eventType`, an
+    integer `eventId` above the previous one, a timestamp in range, and its
+    `<type>EventAttributes` (if present) an object. What the attributes hold is checked where
+    it is read (`testing.replay` names the event it cannot read).
+    """
+    previous = 0
+    for position, event in enumerate(events):
+        where = f"event #{position + 1}"
+        if not isinstance(event, dict):
+            raise ValueError(f"{where} is not an object")
+        event_type = event.get("eventType")
+        if not isinstance(event_type, str) or not event_type.isalpha():
+            raise ValueError(f"{where}: eventType must be an event type name, not "
+                             f"{_shown(event_type)}")
+        event_id = event.get("eventId")
+        if isinstance(event_id, bool) or not isinstance(event_id, int) or event_id <= previous:
+            raise ValueError(f"{where} ({event_type}): eventId must be an integer above "
+                             f"{previous} (ids grow from 1), not {_shown(event_id)}")
+        previous = event_id
+        stamp = event.get("eventTimestamp")
+        try:
+            if isinstance(stamp, bool):
+                raise TypeError
+            _to_datetime(stamp)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise ValueError(f"event {event_id} ({event_type}): eventTimestamp must be epoch "
+                             f"seconds or an ISO 8601 date, not {_shown(stamp)}") from None
+        attrs = event.get(attributes_key(event_type))
+        if attrs is not None and not isinstance(attrs, dict):
+            raise ValueError(f"event {event_id} ({event_type}): {attributes_key(event_type)} "
+                             f"must be an object, not {_shown(attrs)}")
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def write_history_file(path: str | Path, history: HistoryFile) -> None:

@@ -14,7 +14,6 @@ task was still open, so its history will never say how it ended. A saga's compen
 
 from __future__ import annotations
 
-import json
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from . import encoding
 from .dataflow import read_control
 from .history import CLOSE_STATUS, attributes
 from .naming import compensated_task
@@ -53,8 +53,8 @@ def decode_field(value: str | None, decode: Decode = identity) -> Any:
     value = decode(value)
     if value is None or value == "":
         return None
-    try:
-        return json.loads(value)
+    try:  # strict, and bounded in depth: what is shown must be walkable and printable
+        return encoding.loads(value)
     except (TypeError, ValueError):
         return value
 

@@ -16,7 +16,15 @@ fetches each payload from S3 at most once per machine. The writer puts its own p
 cache too, so its later reads are free.
 
 A field value is JSON, which never starts with ``r``, so a reference cannot be confused with a
-real value. A reference names its own bucket, so reading needs no configuration, only credentials.
+real value.
+
+A reference is untrusted input: anyone who can signal a run or start one writes fields the
+decider and workers decode with their own credentials. So a reference is read only if it names
+an object replayflow itself could have written: in the configured bucket, under the configured
+prefix, with a uuid4 key, and a size within the maximum. Anything else is refused before any
+request is sent (no bucket configured: every reference is refused). The size is checked again
+against S3's answer and against the cached copy on every read, and no error reveals the real
+size of an object.
 
 Configuration (environment, read when first needed and re-read if it changes):
 
@@ -30,13 +38,20 @@ Configuration (environment, read when first needed and re-read if it changes):
 
 The S3 client is a plain ``boto3.client("s3")``: the installed botocore honours
 ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_S3`` itself, so tests and S3-compatible stores need
-nothing from us. Its retries are bounded (standard mode, 4 attempts) and its timeouts finite, so
-a missing bucket or object, or an unreachable endpoint, ends in `JumboFieldError`, never a hang.
+nothing from us. Its retries are bounded (standard mode, 4 attempts, and no more retries of an
+unreachable endpoint after about 30 s) and its timeouts finite, so a missing bucket or object,
+or an unreachable endpoint, ends in `JumboFieldError`, never a hang.
 
-Several processes on one machine (a decider and a pool of workers) may share one cache directory:
-diskcache keeps its index in SQLite with transactions and writes each value to its own file
-before indexing it, so concurrent readers and writers never see a half-written payload. Each
-process builds its own `JumboStore` (the default store is rebuilt after a fork).
+Several processes of one user on one machine (a decider and a pool of workers) may share one
+cache directory: diskcache keeps its index in SQLite with transactions and writes each value to
+its own file before indexing it, so concurrent readers and writers never see a half-written
+payload. Each process builds its own `JumboStore` (the default store is rebuilt after a fork).
+
+The cache trusts nothing it did not write itself. It stores raw bytes only, and a row in any
+other diskcache mode (a pickle, above all: diskcache would unpickle it on read) is refused and
+deleted, as is a row whose file name diskcache could not have made. Its directory is created
+0700 and its files 0600; a directory owned by another user, or writable by group or others, is
+refused (`check_config` at start-up, one line; later, the store reads from S3 uncached).
 """
 
 from __future__ import annotations
@@ -45,7 +60,7 @@ import io
 import logging
 import os
 import re
-import shutil
+import stat
 import threading
 import uuid
 from collections.abc import Mapping
@@ -70,12 +85,14 @@ __all__ = [
     "JumboStats",
     "JumboStore",
     "check_config",
+    "check_reference",
     "decode_field",
     "default_store",
     "encode_field",
     "is_reference",
     "parse_reference",
     "parse_size",
+    "prepare_cache_dir",
     "reset_default_store",
     "split_reason",
 ]
@@ -104,9 +121,16 @@ DEFAULT_CACHE_SIZE = 1024 * 1024 * 1024
 # The smallest SWF field a reference is ever written into (input/result/details/control).
 SMALLEST_FIELD_LIMIT = min(MAX_INPUT, MAX_RESULT, MAX_DETAILS, MAX_CONTROL)
 
+#: Seconds an S3 socket may stay silent, during a request or within a payload's stream.
+S3_READ_TIMEOUT = 15
+
 # S3 rejects object keys over 1,024 bytes of UTF-8.
 MAX_S3_KEY_BYTES = 1024
 _UUID_LEN = 36
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# A size is at most this many digits: 10**20 bytes is more than any store holds, and int() of
+# thousands of digits would be slow, or refused by Python itself.
+_MAX_SIZE_DIGITS = 20
 _CHUNK = 4 * 1024 * 1024  # streaming granularity: bounded memory, few syscalls
 
 # Bucket names: S3's rules (3-63 chars, lowercase letters, digits, '.', '-'), plus '_' and
@@ -253,7 +277,8 @@ def parse_reference(text: str) -> tuple[str, str, int]:
         raise JumboFieldError(f"not a jumbo-field reference: {text[:80]!r}")
     location, _, size_text = text[len(REFERENCE_SCHEME):].rpartition(" ")
     bucket, _, key = location.partition("/")
-    if not bucket or not key or not size_text.isdigit():
+    if (not bucket or not key or not size_text.isascii() or not size_text.isdigit()
+            or len(size_text) > _MAX_SIZE_DIGITS):
         raise JumboFieldError(
             f"malformed jumbo-field reference {text[:200]!r}: "
             f"expected {REFERENCE_SCHEME}bucket/key <size>"
@@ -269,6 +294,36 @@ def _cache_key(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def check_reference(text: str, config: JumboConfig) -> tuple[str, str, int]:
+    """Parse a reference and refuse it unless `config` allows reading it; nothing is fetched.
+
+    Allowed: the configured bucket, a key made of the configured prefix and a uuid4 (what
+    `encode_field` writes, nothing else in the bucket), a size within the maximum. Errors name
+    the setting that decides, and never anything about the object itself.
+    """
+    bucket, key, size = parse_reference(text)
+    shown = repr(text[:200])
+    if not config.bucket:
+        raise JumboFieldError(
+            f"jumbo-field reference {shown} refused: {BUCKET_ENV} is not set, and only that "
+            "bucket is ever read; set it to the bucket[/prefix] your runs write to. Nothing was "
+            "fetched"
+        )
+    base = f"{config.prefix}/" if config.prefix else ""
+    if (bucket != config.bucket or not key.startswith(base)
+            or not _UUID_RE.fullmatch(key[len(base):])):
+        raise JumboFieldError(
+            f"jumbo-field reference {shown} refused: it is outside {BUCKET_ENV} "
+            f"({config.location}<uuid> only). Nothing was fetched"
+        )
+    if size > config.max_size:
+        raise JumboFieldError(
+            f"jumbo-field reference {shown} refused: it names {size} bytes, over {MAX_SIZE_ENV} "
+            f"({config.max_size} bytes). Nothing was fetched"
+        )
+    return bucket, key, size
+
+
 # --- the store ----------------------------------------------------------------------------------
 
 
@@ -282,26 +337,58 @@ class JumboStats:
     cache_misses: int = 0
 
 
-def _new_disk_class():
-    """A diskcache Disk that removes its half-written file when a streamed write fails.
+class ForeignCacheRow(Exception):
+    """A cache row that this module did not write (another mode, an odd file name)."""
 
-    diskcache's own `store(read=True)` leaves the partial file behind if the reader raises (here:
-    a broken S3 stream), which would leak disk outside the size limit. Only the read=True path is
-    replaced; everything else, and the on-disk format, stays diskcache's.
+
+# diskcache's own file names: 32 random hex digits as two directory levels and a file.
+_CACHE_FILE_RE = re.compile(r"[0-9a-f]{2}/[0-9a-f]{2}/[0-9a-f]{28}\.val")
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+_OPEN_NEW = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+             | getattr(os, "O_CLOEXEC", 0))
+
+
+def _new_disk_class():
+    """A diskcache Disk that stores and reads raw bytes only, in files only their user can read.
+
+    diskcache's own Disk pickles any value that is not str, bytes or a number, and unpickles a
+    row stored in pickle mode on read: a row planted in a shared cache would run code. Here
+    every value is a stream written to a file (mode BINARY); a row in any other mode, or whose
+    file name diskcache could not have made (an absolute path, `..`), is refused by `fetch`
+    with ForeignCacheRow and never deleted from outside the cache. Keys are plain strings (no
+    pickled keys either). A streamed write that fails removes its half-written file, which
+    diskcache's `store(read=True)` would leave behind outside the size limit.
     """
     import diskcache
     from diskcache.core import MODE_BINARY, UNKNOWN
 
-    class CleaningDisk(diskcache.Disk):
+    class RawBytesDisk(diskcache.Disk):
+        def put(self, key: Any) -> tuple[Any, bool]:
+            if type(key) is not str:
+                raise TypeError(f"jumbo cache keys are strings, not {type(key).__name__}")
+            return key, True
+
+        def get(self, key: Any, raw: bool) -> Any:
+            if not raw or type(key) is not str:
+                raise ForeignCacheRow("a key that is not a plain string")
+            return key
+
         def store(self, value: Any, read: bool, key: Any = UNKNOWN):
             if not read:
-                return super().store(value, read, key=key)
+                raise TypeError("the jumbo cache stores streams of raw bytes only")
             filename, full_path = self.filename(key, value)
-            os.makedirs(os.path.dirname(full_path), exist_ok=True)
+            first = os.path.dirname(os.path.dirname(full_path))
+            for directory in (first, os.path.dirname(full_path)):
+                try:
+                    os.mkdir(directory, 0o700)
+                except FileExistsError:
+                    pass
             try:
-                with open(full_path, "xb") as out:
-                    shutil.copyfileobj(value, out, _CHUNK)
-                    size = out.tell()
+                with os.fdopen(os.open(full_path, _OPEN_NEW, 0o600), "wb") as out:
+                    size = 0
+                    while chunk := value.read(_CHUNK):
+                        out.write(chunk)
+                        size += len(chunk)
             except BaseException:
                 try:
                     os.remove(full_path)
@@ -310,7 +397,88 @@ def _new_disk_class():
                 raise
             return size, MODE_BINARY, filename, None
 
-    return CleaningDisk
+        def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> Any:
+            if mode != MODE_BINARY or not read or value is not None:
+                raise ForeignCacheRow(f"a row in diskcache mode {mode}, not raw bytes")
+            if not isinstance(filename, str) or not _CACHE_FILE_RE.fullmatch(filename):
+                raise ForeignCacheRow(f"a row whose file is {str(filename)[:80]!r}")
+            fd = os.open(os.path.join(self._directory, filename), _OPEN_READ)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise ForeignCacheRow(f"a row whose file {filename} is not a regular file")
+            return os.fdopen(fd, "rb")
+
+        def remove(self, file_path: Any) -> None:
+            if isinstance(file_path, str) and _CACHE_FILE_RE.fullmatch(file_path):
+                super().remove(file_path)
+
+    return RawBytesDisk
+
+
+# --- the cache directory ------------------------------------------------------------------------
+
+
+_DB_FILES = ("cache.db", "cache.db-wal", "cache.db-shm")
+
+
+def prepare_cache_dir(config: JumboConfig) -> Path:
+    """Create the cache directory 0700 (and its SQLite file 0600), or refuse an unsafe one.
+
+    Refused, with a ConfigurationError of one line: a directory (or database file) owned by
+    another user, or writable by group or others; whoever can write there could plant rows.
+    replayflow's own `jumbo/` directory and files are narrowed to their owner if an older
+    version left them readable by others. Returns the diskcache directory.
+    """
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    base, path = config.cache_dir, config.cache_path
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for directory in (base, path):
+            try:
+                directory.mkdir(mode=0o700)
+            except FileExistsError:
+                pass
+            _check_owned(directory, uid, is_dir=True)
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o700)
+        database = path / _DB_FILES[0]
+        try:
+            os.close(os.open(database, _OPEN_NEW, 0o600))
+        except FileExistsError:
+            pass
+        for name in _DB_FILES:
+            file = path / name
+            if file.exists() or file.is_symlink():
+                _check_owned(file, uid, is_dir=False)
+                if stat.S_IMODE(file.lstat().st_mode) & 0o077:
+                    file.chmod(0o600)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"{CACHE_DIR_ENV}: cannot prepare the jumbo cache in {base}: {exc.strerror or exc}"
+        ) from None
+    return path
+
+
+def _check_owned(path: Path, uid: int | None, *, is_dir: bool) -> None:
+    info = path.lstat()
+    kind = "directory" if is_dir else "file"
+    if stat.S_ISLNK(info.st_mode) and not is_dir:
+        raise ConfigurationError(f"{CACHE_DIR_ENV}: {path} is a symbolic link; the jumbo cache "
+                                 "uses real files only. Remove it, or use another directory")
+    info = path.stat()
+    if is_dir and not stat.S_ISDIR(info.st_mode):
+        raise ConfigurationError(f"{CACHE_DIR_ENV}: {path} is not a directory")
+    if uid is not None and info.st_uid != uid:
+        raise ConfigurationError(
+            f"{CACHE_DIR_ENV}: the {kind} {path} belongs to uid {info.st_uid}, not to this user "
+            f"(uid {uid}); a cache is never shared between users. Use a directory of your own"
+        )
+    if info.st_mode & 0o022:
+        raise ConfigurationError(
+            f"{CACHE_DIR_ENV}: the {kind} {path} is writable by group or others (mode "
+            f"{stat.S_IMODE(info.st_mode):04o}), who could plant cache rows; run chmod go-w "
+            f"{path}, or use a directory of your own"
+        )
 
 
 class JumboStore:
@@ -325,6 +493,7 @@ class JumboStore:
         self.stats = JumboStats()
         self._client = client
         self._cache: Any = None
+        self._cache_refused: str | None = None  # why the cache directory is not used, if not
         self._lock = threading.Lock()
 
     # -- lazily built resources --------------------------------------------------------------
@@ -338,26 +507,45 @@ class JumboStore:
                     import boto3
                     from botocore.config import Config
 
-                    self._client = boto3.client(
+                    from .backends.swf import bound_unreachable_retries
+
+                    client = boto3.client(
                         "s3",
                         config=Config(
                             retries={"mode": "standard", "max_attempts": 4},
-                            connect_timeout=10,
-                            read_timeout=60,
+                            connect_timeout=3,
+                            read_timeout=S3_READ_TIMEOUT,
                         ),
                     )
+                    # A dead or hung S3 endpoint is a JumboFieldError in about half a minute,
+                    # not after four full read timeouts.
+                    bound_unreachable_retries(client, budget=2 * S3_READ_TIMEOUT)
+                    self._client = client
         return self._client
 
     @property
     def cache(self) -> Any:
-        """The diskcache.Cache holding payloads as raw UTF-8 files, keyed by ``s3://bucket/key``."""
+        """The diskcache.Cache holding payloads as raw UTF-8 files, keyed by ``s3://bucket/key``.
+
+        ConfigurationError if its directory is unsafe (see `prepare_cache_dir`); the store then
+        works without a cache, and says so once in the log.
+        """
         if self._cache is None:
             with self._lock:
                 if self._cache is None:
+                    if self._cache_refused is not None:
+                        raise ConfigurationError(self._cache_refused)
+                    try:
+                        directory = prepare_cache_dir(self.config)
+                    except ConfigurationError as exc:
+                        self._cache_refused = str(exc)
+                        log.warning("jumbo cache not used: %s; payloads are read from S3 every "
+                                    "time", exc)
+                        raise
                     import diskcache
 
                     self._cache = diskcache.Cache(
-                        str(self.config.cache_path),
+                        str(directory),
                         size_limit=self.config.cache_size,
                         eviction_policy="least-recently-used",
                         cull_limit=0,  # eviction is ours: see _make_room
@@ -434,16 +622,16 @@ class JumboStore:
         if not is_reference(text):
             return text
         assert text is not None
-        bucket, key, size = parse_reference(text)
+        bucket, key, size = check_reference(text, self.config)  # before any request
         ckey = _cache_key(bucket, key)
-        cached = self._cache_read(ckey)
+        cached = self._cache_read(ckey, size)
         if cached is not None:
             self.stats.cache_hits += 1
             return cached
         self.stats.cache_misses += 1
         body = self._get(text, bucket, key, size)
         try:
-            stored = self._cache_put(ckey, body, size)
+            stored = self._cache_put(ckey, _Bounded(body, size, text), size)
         except Exception as exc:  # a broken stream or a cache write error (disk full...)
             log.warning("jumbo cache: could not store %s (%s); reading it uncached", text, exc)
             body.close()
@@ -451,10 +639,11 @@ class JumboStore:
             body = self._get(text, bucket, key, size)
         if stored:
             body.close()
-            cached = self._cache_read(ckey)
+            cached = self._cache_read(ckey, size)
             if cached is not None:
                 return cached
-            # Evicted by another process between our write and our read: fetch once more.
+            # Evicted by another process between our write and our read, or the stream was not
+            # the size S3 announced: fetch once more, and read it checked, uncached.
             body = self._get(text, bucket, key, size)
         try:
             return _read_exact(body, size, text).decode("utf-8", "surrogatepass")
@@ -488,55 +677,119 @@ class JumboStore:
         length = response.get("ContentLength")
         if length is not None and length != size:
             response["Body"].close()
+            # Never say how big the object really is: the reference may be someone's probe.
             raise JumboFieldError(
-                f"jumbo field {reference} names {size} bytes but S3 holds {length}"
+                f"jumbo field {reference}: the stored object is not the {size} bytes the "
+                "reference names; refused"
             )
         return response["Body"]
 
     # -- cache ---------------------------------------------------------------------------------
 
+    def _usable_cache(self) -> Any:
+        """The cache, or None when its directory was refused (already logged once)."""
+        if self._cache_refused is not None:
+            return None
+        try:
+            return self.cache
+        except ConfigurationError:
+            return None
+
     def _cache_put(self, ckey: str, stream: IO[bytes], size: int) -> bool:
         """Stream `stream` into the cache; False if the payload cannot fit even in an empty cache.
 
         A payload larger than the cache would evict everything and then itself, so it is not
-        cached at all (every read of it is a GET).
+        cached at all (every read of it is a GET). False too without a usable cache.
         """
-        if not self._make_room(size):
+        cache = self._usable_cache()
+        if cache is None or not self._make_room(cache, size):
             return False
-        self.cache.set(ckey, stream, read=True)
+        cache.set(ckey, stream, read=True)
         return True
 
-    def _make_room(self, size: int) -> bool:
+    def _make_room(self, cache: Any, size: int) -> bool:
         """Evict least-recently-used payloads, one at a time, until `size` more bytes fit.
 
         diskcache's own culling is disabled (cull_limit=0): it evicts in batches of up to ten
         entries, which for payloads of megabytes empties most of the cache, the new entry
-        included. Here only as many entries go as the new one needs.
+        included. Here only as many entries go as the new one needs. Rows go by rowid, so a row
+        `Cache.delete` cannot address (a pickled key, an expiry in the past) cannot stall this.
         """
-        cache = self.cache
         limit = self.config.cache_size
         if size >= limit:  # would evict everything and still not fit: do not even start
             return False
+        last = None
         while cache.volume() + size > limit:
             # diskcache keeps LRU order in an indexed access_time column (its documented policy);
             # reading it is the only way to evict one entry rather than a batch of ten.
-            rows = cache._sql("SELECT key FROM Cache ORDER BY access_time LIMIT 1").fetchall()
-            if not rows:
+            rows = cache._sql("SELECT rowid FROM Cache ORDER BY access_time LIMIT 1").fetchall()
+            if not rows or rows[0][0] == last:
                 return cache.volume() + size <= limit
-            cache.delete(rows[0][0])
+            last = rows[0][0]
+            _delete_row(cache, last)
         return True
 
-    def _cache_read(self, ckey: str) -> str | None:
+    def _cache_read(self, ckey: str, size: int) -> str | None:
+        """The cached payload, if the cache has it at exactly `size` bytes; else None (use S3).
+
+        A row this module did not write is deleted on sight; a file of another size is left for
+        the fetch that follows to replace.
+        """
+        cache = self._usable_cache()
+        if cache is None:
+            return None
         try:
-            handle = self.cache.get(ckey, read=True)  # touches the LRU access time
+            handle = cache.get(ckey, read=True)  # touches the LRU access time
+        except ForeignCacheRow as exc:
+            log.warning("jumbo cache: refused %s (%s); deleting it", ckey, exc)
+            try:
+                cache.delete(ckey)
+            except Exception as error:  # noqa: BLE001 - the refusal stands either way
+                log.warning("jumbo cache: could not delete %s (%s)", ckey, error)
+            return None
         except Exception as exc:  # a locked or damaged cache must not stop the workflow
             log.warning("jumbo cache: could not read %s (%s); using S3", ckey, exc)
             return None
         if handle is None:
             return None
         with handle:
-            data = handle.read()
+            if os.fstat(handle.fileno()).st_size != size:
+                log.warning("jumbo cache: %s is not the %d bytes its reference names; using S3",
+                            ckey, size)
+                return None
+            data = handle.read(size + 1)
+        if len(data) != size:  # changed under us
+            return None
         return data.decode("utf-8", "surrogatepass")
+
+
+def _delete_row(cache: Any, rowid: int) -> None:
+    """Delete one cache row and its file (diskcache's own transaction and file clean-up)."""
+    with cache._transact(retry=True) as (sql, cleanup):
+        rows = sql("SELECT filename FROM Cache WHERE rowid = ?", (rowid,)).fetchall()
+        if rows:
+            sql("DELETE FROM Cache WHERE rowid = ?", (rowid,))
+            cleanup(rows[0][0])
+
+
+class _Bounded(io.RawIOBase):
+    """A stream that refuses to yield more than `size` bytes: nothing larger reaches the disk."""
+
+    def __init__(self, body: Any, size: int, reference: str) -> None:
+        self._body = body
+        self._left = size
+        self._reference = reference
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        chunk = self._body.read(_CHUNK if n is None or n < 0 else n)
+        self._left -= len(chunk)
+        if self._left < 0:
+            raise JumboFieldError(f"jumbo field {self._reference} is longer than the size its "
+                                  "reference names; refused")
+        return chunk
 
 
 def _read_exact(body: Any, size: int, reference: str) -> bytearray:
@@ -550,11 +803,13 @@ def _read_exact(body: Any, size: int, reference: str) -> bytearray:
             break
         end = position + len(chunk)
         if end > size:
-            raise JumboFieldError(f"jumbo field {reference} is longer than its {size} bytes")
+            raise JumboFieldError(f"jumbo field {reference} is longer than the size its "
+                                  "reference names; refused")
         view[position:end] = chunk
         position = end
-    if position != size:
-        raise JumboFieldError(f"jumbo field {reference}: read {position} of {size} bytes")
+    if position != size:  # how much shorter is not said: the size is the object's own business
+        raise JumboFieldError(f"jumbo field {reference} is shorter than the size its reference "
+                              "names; refused")
     view.release()
     return buffer
 
@@ -618,7 +873,9 @@ def encode_field(field_name: str, text: str, limit: int) -> str:
 def decode_field(text: str | None) -> str | None:
     """Return the payload a reference names (local cache first, else S3), or `text` unchanged.
 
-    Raises JumboFieldError, naming the reference, if the bucket or object is gone or unreadable.
+    Raises JumboFieldError, naming the reference, if it is refused (outside the configured
+    bucket and prefix, over the maximum size: nothing is fetched), or if the bucket or object is
+    gone, unreadable or not the size the reference names.
     """
     if text is None or not text.startswith(REFERENCE_SCHEME):
         return text
@@ -629,10 +886,13 @@ def check_config(field_limit: int = SMALLEST_FIELD_LIMIT) -> JumboConfig:
     """Validate the jumbo-field settings at start-up, so a bad value fails before any work.
 
     Returns the parsed configuration. Raises ConfigurationError for a bad size, a bucket name S3
-    would refuse, or a bucket/prefix leaving no room for a reference in a `field_limit` field.
+    would refuse, a bucket/prefix leaving no room for a reference in a `field_limit` field, or
+    (with a bucket) a cache directory owned by someone else or writable by group or others.
     """
     config = JumboConfig.from_env()
     config.check(field_limit)
+    if config.bucket:  # the cache is used only with a bucket: refuse an unsafe one up front
+        prepare_cache_dir(config)
     return config
 
 

@@ -6,6 +6,7 @@ import importlib
 import inspect
 import os
 import sys
+from typing import Any
 
 from .errors import InvalidInput, WorkflowNotFound
 from .workflow import Workflow
@@ -44,6 +45,15 @@ def load_workflow(path: str) -> type[Workflow]:
     if not (isinstance(obj, type) and issubclass(obj, Workflow)):
         raise WorkflowNotFound(f"{path!r} is not a Workflow subclass")
     return obj
+
+
+def require_workflow_class(obj: Any, caller: str) -> type[Workflow]:
+    """`obj` itself if it is a Workflow subclass, else WorkflowNotFound naming what it got."""
+    if isinstance(obj, type) and issubclass(obj, Workflow):
+        return obj
+    shown = obj.__qualname__ if isinstance(obj, type) else type(obj).__name__ + " instance"
+    raise WorkflowNotFound(f"{caller} needs a Workflow subclass (class X(replayflow.Workflow)); "
+                           f"{shown} is not a Workflow subclass")
 
 
 def load_workflows(paths: list[str]) -> dict[str, type[Workflow]]:

@@ -35,7 +35,7 @@ from .activity import ActivityContext, ActivityRegistry
 from .backends.memory import MemorySwf, Run
 from .client import WorkflowOutcome, outcome_from_event, register_workflow, start_execution
 from .decider import Decider
-from .errors import StuckWorkflow, WorkflowNotFound
+from .errors import StuckWorkflow
 from .execution import Outcome, report_outcome, run_activity
 from .history import HistoryFile
 from .middleware import ActivityMiddleware
@@ -468,10 +468,9 @@ def _report(run: Run, last_context: str | None,
 
 
 def _check_workflow_class(workflow_cls: Any) -> None:
-    from .workflow import Workflow
+    from .loader import require_workflow_class  # one rule, shared with testing.replay()
 
-    if not (isinstance(workflow_cls, type) and issubclass(workflow_cls, Workflow)):
-        raise WorkflowNotFound(f"{workflow_cls!r} is not a Workflow subclass")
+    require_workflow_class(workflow_cls, "run_local()")
 
 
 def run_local(

@@ -9,7 +9,6 @@ same way. Jumbo fields are resolved through `replayflow.jumbo.decode_field`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -421,10 +420,8 @@ def signal(backend: SwfBackend, workflow_id: str, name: str, input_json: str | N
     """Send signal `name` with a JSON input to the open run; returns its run id."""
     # No input is sent as JSON null: the decider reads None either way, and moto 5.2.5 answers
     # HTTP 500 to a SignalWorkflowExecution without an input.
-    try:
-        text = encoding.dumps(json.loads(input_json) if input_json is not None else None)
-    except ValueError as exc:
-        raise UserError(f"--input is not valid JSON ({exc})") from None
+    value = encoding.parse_json(input_json, "--input") if input_json is not None else None
+    text = encoding.dumps(value)
     text = _encode("signal input", text)
     run_id = open_run(backend, workflow_id, run_id)
     backend.signal(workflow_id, name, text, run_id)

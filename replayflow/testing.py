@@ -20,8 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .engine.replay import ExecutionState, Marker
-from .errors import NonDeterministicWorkflow
-from .history import HistoryFile, load_history_file
+from .errors import (
+    EventNotApplied,
+    InvalidHistory,
+    NonDeterministicWorkflow,
+    ReplayflowError,
+)
+from .history import HistoryFile, check_events, load_history_file
+from .loader import require_workflow_class
 
 __all__ = ["ReplayResult", "replay"]
 
@@ -53,7 +59,11 @@ def replay(
     The execution's ids (which seed `self.random()` and name child workflows) come from the file;
     pass them when giving bare events. `decode` reads jumbo fields (`replayflow.jumbo.decode_field`
     when the history references S3).
+
+    A history that is not shaped as SWF sends one raises InvalidHistory naming the event; a
+    `workflow_cls` that is not a Workflow class raises WorkflowNotFound.
     """
+    require_workflow_class(workflow_cls, "replay()")
     if isinstance(history, str | Path):
         history = load_history_file(history)
     if isinstance(history, HistoryFile):
@@ -63,11 +73,15 @@ def replay(
         run_id = run_id or execution.get("runId")
     else:
         events = list(history)
+        try:
+            check_events(events)
+        except ValueError as exc:
+            raise InvalidHistory(f"malformed history: {exc}") from None
     state = ExecutionState(workflow_cls, workflow_id=workflow_id or "", run_id=run_id or "",
                            decode=decode)
     try:
         for event in events:
-            state.feed(event)
+            _feed(state, event)
         _check_last_batch(state, events)
         open_task = bool(events) and events[-1]["eventType"] == "DecisionTaskStarted"
         decisions = state.decisions() if open_task and not state.closed else []
@@ -75,6 +89,28 @@ def replay(
                             len(events))
     finally:
         state.discard()
+
+
+def _feed(state: ExecutionState, event: dict) -> None:
+    """Feed one event; an event the engine cannot read is InvalidHistory, naming it.
+
+    Errors in the workflow's own code never get here (they fail the run inside the engine), so
+    what does is the history's: a missing attribute, a field of the wrong type, an input that
+    is not JSON.
+    """
+    try:
+        state.feed(event)
+    except NonDeterministicWorkflow:
+        raise
+    except (LookupError, TypeError, ValueError, AttributeError, OverflowError,
+            ReplayflowError) as exc:
+        # The engine names what it was reading (EventNotApplied): keep that, say why.
+        where = exc.what if isinstance(exc, EventNotApplied) else "cannot apply it"
+        cause = exc.cause if isinstance(exc, EventNotApplied) else exc
+        why = (f"missing {cause}" if isinstance(cause, KeyError)
+               else f"{type(cause).__name__}: {cause}")
+        raise InvalidHistory(f"history event {event.get('eventId')} ({event.get('eventType')}) "
+                             f"cannot be replayed: {where}: {why}") from exc
 
 
 def _check_last_batch(state: ExecutionState, events: list[dict]) -> None:

@@ -67,8 +67,10 @@ from ..errors import (
     ConfigurationError,
     ConnectionFailed,
     CredentialsMissing,
+    EndpointUnreachable,
     ExecutionNotFound,
     ReplayflowError,
+    ServiceUnavailable,
     UnknownDomain,
     UserError,
 )
@@ -80,6 +82,14 @@ log = logging.getLogger(__name__)
 #: Long polls hold the connection up to 60 s; the socket must wait longer than that.
 READ_TIMEOUT = 75
 CONNECT_TIMEOUT = 10
+#: Every other call is answered in well under a second; a socket silent for this long belongs
+#: to an endpoint that accepts connections and never answers (a hung proxy, a stopped server).
+CALL_READ_TIMEOUT = 5
+CALL_CONNECT_TIMEOUT = 3
+#: Retries of a call that could not reach the endpoint stop once another attempt could end
+#: past this many seconds: an unresponsive endpoint is reported in about this time, not after
+#: every attempt's full timeout (5 attempts of 75 s used to take 376 s, saying nothing).
+UNREACHABLE_AFTER = 12.0
 DEFAULT_CONNECTION_RETRIES = 5
 RETRIES_ENV = "REPLAYFLOW_CONNECTION_RETRIES"
 #: Extra rounds of our own (slower) backoff once botocore's retries gave up on throttling.
@@ -124,14 +134,17 @@ def connection_retries() -> int:
     return value
 
 
-def client_config(**overrides: Any) -> Config:
-    """Timeouts and retries suited to long polls; AWS_RETRY_MODE=adaptive is honoured."""
+def client_config(*, poll: bool = False, **overrides: Any) -> Config:
+    """Timeouts and retries: short for calls, longer than a long poll for polls.
+
+    AWS_RETRY_MODE=adaptive is honoured.
+    """
     mode = os.environ.get("AWS_RETRY_MODE", "standard")
     if mode not in ("standard", "adaptive"):
         mode = "standard"
     settings: dict[str, Any] = {
-        "read_timeout": READ_TIMEOUT,
-        "connect_timeout": CONNECT_TIMEOUT,
+        "read_timeout": READ_TIMEOUT if poll else CALL_READ_TIMEOUT,
+        "connect_timeout": CONNECT_TIMEOUT if poll else CALL_CONNECT_TIMEOUT,
         "retries": {"mode": mode, "total_max_attempts": connection_retries()},
         "max_pool_connections": 20,
     }
@@ -186,12 +199,53 @@ def make_client(
         ) from None
 
 
-def swf_client(**kwargs: Any) -> Any:
-    """An SWF client (honours AWS_ENDPOINT_URL_SWF / AWS_ENDPOINT_URL)."""
+def swf_client(*, poll: bool = False, **kwargs: Any) -> Any:
+    """An SWF client (honours AWS_ENDPOINT_URL_SWF / AWS_ENDPOINT_URL).
+
+    `poll=True`: for long polls (a read timeout longer than SWF's 60 s). Otherwise short
+    timeouts, and retries bounded by UNREACHABLE_AFTER when the endpoint cannot be reached.
+    """
+    kwargs.setdefault("config", client_config(poll=poll))
     client = make_client("swf", **kwargs)
     for operation in _HISTORY_OPERATIONS:
         client.meta.events.register(f"before-parse.swf.{operation}", _parse_history_response)
+    if not poll:
+        bound_unreachable_retries(client)
     return client
+
+
+#: What botocore raises when the endpoint could not be reached or did not answer in time.
+UNREACHABLE_ERRORS = (bexc.ConnectionError, bexc.HTTPClientError)
+
+
+def bound_unreachable_retries(client: Any, budget: float = UNREACHABLE_AFTER) -> None:
+    """Stop botocore's retries of an unreachable endpoint once another try could end past
+    `budget` seconds after the first one began.
+
+    Throttling and 5xx answers keep the full retry schedule: the endpoint is there, just busy.
+    Connection errors and timeouts are retried only within the budget, so a dead or hung
+    endpoint is reported in about `budget` seconds. (Hooks on botocore's documented
+    `before-call` and `needs-retry` events; raising from the latter ends the retries.)
+    """
+    service = client.meta.service_model.service_id.hyphenize()
+    config = client.meta.config
+    # One attempt at an endpoint that never answers ends at one of the two timeouts.
+    attempt_bound = max(config.connect_timeout or 0, config.read_timeout or 0)
+
+    def stamp(context: dict[str, Any], **_: Any) -> None:
+        context.setdefault("replayflow_first_try", time.monotonic())
+
+    def stop_when_out_of_time(caught_exception: BaseException | None = None,
+                              request_dict: Mapping[str, Any] | None = None,
+                              **_: Any) -> None:
+        if not isinstance(caught_exception, UNREACHABLE_ERRORS):
+            return
+        first = ((request_dict or {}).get("context") or {}).get("replayflow_first_try")
+        if first is not None and time.monotonic() - first + attempt_bound > budget:
+            raise caught_exception
+
+    client.meta.events.register(f"before-call.{service}", stamp)
+    client.meta.events.register_first(f"needs-retry.{service}", stop_when_out_of_time)
 
 
 # Responses that carry event histories. botocore's generic parser walks every member of every
@@ -267,8 +321,10 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
 
 
 def s3_client(**kwargs: Any) -> Any:
-    """An S3 client (honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL)."""
-    return make_client("s3", **kwargs)
+    """An S3 client (honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), short timeouts for calls."""
+    client = make_client("s3", **kwargs)
+    bound_unreachable_retries(client)
+    return client
 
 
 # --------------------------------------------------------------------------------------------
@@ -276,11 +332,12 @@ def s3_client(**kwargs: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _endpoint_hint(endpoint: str | None, service: str) -> str:
+def _endpoint_hint(endpoint: str | None, service: str, silent: bool = False) -> str:
     where = endpoint or "the AWS endpoint"
+    why = " (it accepts connections but does not answer)" if silent else ""
     return (
-        f"Cannot reach {where}: check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_{service.upper()} and "
-        f"AWS_DEFAULT_REGION, and that the endpoint is up"
+        f"Cannot reach {where}{why}: check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_{service.upper()} "
+        f"and AWS_DEFAULT_REGION, and that the endpoint is up"
     )
 
 
@@ -303,7 +360,8 @@ def translate_error(
         return ConfigurationError("No AWS region configured: set AWS_DEFAULT_REGION")
     if isinstance(exc, bexc.ConnectionError | bexc.HTTPClientError):
         endpoint = endpoint or getattr(exc, "kwargs", {}).get("endpoint_url")
-        return ConnectionFailed(_endpoint_hint(endpoint, service))
+        silent = isinstance(exc, bexc.ReadTimeoutError)
+        return EndpointUnreachable(_endpoint_hint(endpoint, service, silent))
     if not isinstance(exc, bexc.ClientError):
         return exc
 
@@ -361,7 +419,9 @@ def translate_error(
     else:
         what = code
     text = f"{service.upper()} {operation} failed: {what}"
-    return ReplayflowError(f"{text}: {detail}" if detail else text)
+    transient = (isinstance(status, int) and status >= 500) or code in THROTTLING_CODES
+    return (ServiceUnavailable if transient else ReplayflowError)(
+        f"{text}: {detail}" if detail else text)
 
 
 @contextlib.contextmanager
@@ -439,10 +499,22 @@ class SwfBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.domain = domain
-        self.client = client or swf_client(
-            profile=profile, region=region, endpoint_url=endpoint_url
-        )
+        self._client_options = {"profile": profile, "region": region,
+                                "endpoint_url": endpoint_url}
+        #: Every call but the long polls: short timeouts (see CALL_READ_TIMEOUT).
+        self.client = client or swf_client(**self._client_options)
+        self._poll_client = client  # built on first poll when not given
+        self._poll_client_lock = threading.Lock()
         self._sleep = sleep
+
+    @property
+    def poll_client(self) -> Any:
+        """The client of the long polls (a read timeout above SWF's 60 s), built on first use."""
+        if self._poll_client is None:
+            with self._poll_client_lock:  # pollers start together, on several threads
+                if self._poll_client is None:
+                    self._poll_client = swf_client(poll=True, **self._client_options)
+        return self._poll_client
 
     @property
     def endpoint_url(self) -> str:
@@ -450,9 +522,9 @@ class SwfBackend:
         return str(self.client.meta.endpoint_url)
 
     def _call(self, operation: str, *, context: Mapping[str, Any] | None = None,
-              **params: Any) -> dict[str, Any]:
+              poll: bool = False, **params: Any) -> dict[str, Any]:
         """One API call with translated errors and a last line of defence against throttling."""
-        method = getattr(self.client, operation)
+        method = getattr(self.poll_client if poll else self.client, operation)
         delay = THROTTLE_BASE_DELAY
         round_ = 0
         while True:
@@ -838,14 +910,15 @@ class SwfBackend:
             startAtPreviousStartedEvent=True if start_at_previous_started_event else None,
         )
         with _for_engine(for_engine):
-            task = _strip_meta(self._call("poll_for_decision_task", **params))
+            task = _strip_meta(self._call("poll_for_decision_task", poll=True, **params))
         if not task.get("taskToken"):
             return None
         events = list(task.get("events", []))
         token = task.pop("nextPageToken", None)
         while token:
             with _for_engine(for_engine):
-                page = self._call("poll_for_decision_task", nextPageToken=token, **params)
+                page = self._call("poll_for_decision_task", poll=True, nextPageToken=token,
+                                  **params)
             events.extend(page.get("events", []))
             token = page.get("nextPageToken")
         if not for_engine:
@@ -885,6 +958,7 @@ class SwfBackend:
         """Long-poll an activity task; None when the poll came back empty."""
         task = self._call(
             "poll_for_activity_task",
+            poll=True,
             domain=self.domain,
             taskList={"name": task_list},
             identity=identity or default_identity(),
@@ -946,6 +1020,7 @@ def _start_key(info: Mapping[str, Any]) -> float:
 __all__ = [
     "SwfBackend",
     "aws_errors",
+    "bound_unreachable_retries",
     "client_config",
     "connection_retries",
     "default_identity",

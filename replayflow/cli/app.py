@@ -85,7 +85,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as exc:
             raise CliError(str(exc), exc.exit_code) from None
         except ReplayflowError as exc:
-            raise CliError(str(exc), 1) from None
+            raise CliError(str(exc), getattr(exc, "exit_code", 1)) from None
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(130)

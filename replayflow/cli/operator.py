@@ -478,11 +478,11 @@ def workflow_signal(workflow_id: str, name: str, domain: str | None, input_json:
     if input_file is not None:
         if input_json is not None:
             raise UserError("give --input or --input-file, not both")
-        try:
-            with click.open_file(input_file) as source:
-                input_json = source.read()
-        except OSError as exc:
-            raise UserError(f"cannot read --input-file {input_file}: {exc.strerror}") from None
+        from .workflow import read_input_file
+
+        input_json = read_input_file(input_file)
+    if input_json is not None:  # bad JSON is reported before any AWS set-up
+        encoding.parse_json(input_json, "--input")
     backend = operator.backend_for(domain)
     run_id = operator.signal(backend, workflow_id, name, input_json, run_id)
     click.echo(f"signalled {name} to {workflow_id} {run_id}", err=True)

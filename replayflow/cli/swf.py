@@ -119,7 +119,8 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
       replayflow standalone --domain D examples.basic.BasicWorkflow --input '[1]'
     Decisions and activities go to a task list unique to this run. Exit codes: 0 the workflow
     completed (its result JSON is on stdout), 1 it did not (the reason is on stderr), 2 bad
-    usage or input, 130 interrupted.
+    usage or input, 3 lost contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE, 130
+    interrupted.
     """
     from ..client import one_line, resolve_domain, run_standalone
 

@@ -19,15 +19,29 @@ INPUT_HELP = """JSON input of run(). A list is positional arguments; {"args": [.
 {...}} is both; any other object is keyword arguments; a scalar is one positional argument."""
 
 
+def read_input_file(input_file: str, option: str = "--input-file") -> str:
+    """The text of FILE (or stdin for `-`), which must be UTF-8: one clear line otherwise."""
+    try:
+        if input_file == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(input_file, "rb") as source:
+                data = source.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {option} {input_file}: {exc.strerror or exc}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"{option} {input_file} is not UTF-8 text (byte "
+                           f"{data[exc.start]:#04x} at offset {exc.start})") from None
+
+
 def read_input(input_json: str | None, input_file: str | None) -> tuple[list, dict]:
     """Apply the input convention to --input or --input-file (never both)."""
     if input_json is not None and input_file is not None:
         raise InvalidInput("give --input or --input-file, not both")
     if input_file is not None:
-        try:
-            text = sys.stdin.read() if input_file == "-" else open(input_file).read()
-        except OSError as exc:
-            raise InvalidInput(f"cannot read --input-file {input_file}: {exc.strerror}") from None
+        text = read_input_file(input_file)
         return encoding.parse_input_convention(text, f"--input-file {input_file}")
     if input_json is None:
         return [], {}
@@ -69,7 +83,9 @@ def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
 @click.option("--execution-timeout", type=click.IntRange(min=1), metavar="SECONDS",
               help="Execution timeout (default: the class's execution_timeout).")
 @click.option("--tag", "tags", multiple=True, help="SWF tag (repeatable, at most 5).")
-@click.option("--wait", is_flag=True, help="On SWF: wait for the end, print the result JSON.")
+@click.option("--wait", is_flag=True,
+              help="On SWF: wait for the end, print the result JSON (an outage of up to "
+                   "REPLAYFLOW_WAIT_OUTAGE seconds is waited out).")
 @click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
               help="--local: an ActivityMiddleware class to run around every activity "
                    "(repeatable), as `worker.start --middleware` does on SWF.")
@@ -104,7 +120,9 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     On SWF it prints "<workflow_id> <run_id>" (or, with --wait, the result):
       replayflow workflow.start --domain D examples.basic.BasicWorkflow --input '[1]'
 
-    Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input.
+    Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input, 3 --wait lost
+    contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE (default 300 s) and stopped
+    waiting; the run goes on, and the error line says how to follow it.
     """
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)

@@ -226,7 +226,9 @@ def test_unhandled_failure_keeps_the_whole_text_in_the_workflow_details(env, swf
     assert line.endswith("characters; the whole text is in the failure details)")
     [closed] = events_of(swf_domain, workflow_id, "WorkflowExecutionFailed")
     assert len(closed["reason"]) <= encoding.MAX_REASON
-    monkeypatch.setenv(jumbo.CACHE_DIR_ENV, env[jumbo.CACHE_DIR_ENV])
+    # A reader needs the writers' bucket setting: references elsewhere are never read.
+    for name in (jumbo.CACHE_DIR_ENV, jumbo.BUCKET_ENV):
+        monkeypatch.setenv(name, env[name])
     details = json.loads(jumbo.decode_field(closed["details"]))
     message = details["reason"].rpartition("ValueError: ")[2]
     assert digest_of(message) == expected(KB100)

@@ -167,8 +167,10 @@ def test_payload_larger_than_the_whole_cache_still_decodes(jumbo_env, monkeypatc
 # --- failures ---------------------------------------------------------------------------------
 
 
-def test_missing_bucket_is_a_jumbo_field_error_naming_the_reference(jumbo_env):
-    reference = f"replayflow+s3://no-such-bucket-{uuid.uuid4().hex[:8]}/k/{uuid.uuid4()} 50000"
+def test_missing_bucket_is_a_jumbo_field_error_naming_the_reference(jumbo_env, monkeypatch):
+    missing = f"no-such-bucket-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv(jumbo.BUCKET_ENV, f"{missing}/k")  # configured, then deleted, say
+    reference = f"replayflow+s3://{missing}/k/{uuid.uuid4()} 50000"
     with pytest.raises(JumboFieldError) as info:
         jumbo.decode_field(reference)
     assert reference in str(info.value)
@@ -190,9 +192,12 @@ def test_size_mismatch_is_detected(jumbo_env):
     reference = jumbo.encode_field("input", payload(60_000), MAX_INPUT)
     bucket, key, size = jumbo.parse_reference(reference)
     jumbo.default_store().cache.clear()
-    wrong = jumbo._format_reference(bucket, key, size + 1)
-    with pytest.raises(JumboFieldError, match="names 60001 bytes but S3 holds 60000"):
-        jumbo.decode_field(wrong)
+    for wrong_size in (size + 1, size - 1):
+        wrong = jumbo._format_reference(bucket, key, wrong_size)
+        with pytest.raises(JumboFieldError) as info:
+            jumbo.decode_field(wrong)
+        assert f"is not the {wrong_size} bytes the reference names; refused" in str(info.value)
+        assert str(size) not in str(info.value).replace(wrong, "")  # the real size stays secret
 
 
 def test_upload_to_a_missing_bucket_is_a_jumbo_field_error(jumbo_env, monkeypatch):

@@ -80,13 +80,16 @@ def test_missing_region_is_a_configuration_error(aws_env, monkeypatch, tmp_path)
         SwfBackend("any")
 
 
-def test_client_waits_longer_than_a_long_poll_and_retries_as_configured(aws_env, monkeypatch):
+def test_polls_wait_longer_than_a_long_poll_and_calls_do_not(aws_env, monkeypatch):
     monkeypatch.setenv(swf.RETRIES_ENV, "7")
-    config = SwfBackend("any").client.meta.config
+    backend = SwfBackend("any")
+    polls, calls = backend.poll_client.meta.config, backend.client.meta.config
 
-    assert config.read_timeout > 60
-    assert config.retries["total_max_attempts"] == 7
-    assert config.retries["mode"] in ("standard", "adaptive")
+    assert polls.read_timeout > 60
+    assert calls.read_timeout <= 5 and calls.connect_timeout <= 5
+    for config in (polls, calls):
+        assert config.retries["total_max_attempts"] == 7
+        assert config.retries["mode"] in ("standard", "adaptive")
 
 
 # -- registration -------------------------------------------------------------------------------

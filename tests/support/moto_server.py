@@ -161,6 +161,20 @@ class MotoServer:
         self._log.seek(0)
         return self._log.read().decode("utf-8", "replace")
 
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path) of every HTTP request the server has logged so far, oldest first.
+
+        The server's own access log: what reached it, whatever the client believes it sent. S3
+        requests are path-style here (`/bucket/key`), so a test can prove an object was never read.
+        """
+        found = []
+        for line in self.output().splitlines():
+            _, quote, rest = line.partition('"')
+            method, _, tail = rest.partition(" ")
+            if quote and method.isalpha() and method.isupper():
+                found.append((method, tail.partition(" ")[0]))
+        return found
+
     def env(self) -> dict[str, str]:
         """The env vars that point boto3 at this server (also remove UNSET_ENV_VARS)."""
         return {

@@ -31,3 +31,29 @@ class AsCompletedWorkflow(Workflow):
         for f in futures.as_completed(self.map(lookup, [str(i) for i in range(n)])):
             order.append(f.result)
         return sorted(order)
+
+
+@activity.with_attributes(task_list="t")
+def ratio(a, b):
+    return a / b if b else float("nan")  # NaN: Python's json would write it, JSON has no such thing
+
+
+class NanResultWorkflow(Workflow):
+    """An activity produces NaN: its task fails there, instead of a result no reader can parse."""
+
+    def run(self):
+        return self.submit(ratio, 1, 0).result
+
+
+class NanOwnResultWorkflow(Workflow):
+    """run() itself returns Infinity."""
+
+    def run(self):
+        return {"total": float("inf")}
+
+
+class NanInputWorkflow(Workflow):
+    """run() submits a task with NaN in its input: refused at the submit."""
+
+    def run(self):
+        return self.submit(ratio, float("nan"), 1).result

@@ -174,7 +174,8 @@ PATHS = {
         r"decider: cannot read signal 'go' \(event \d+\): JumboFieldError: malformed jumbo-field"),
     "input nested deeper than Python recurses": (
         "deep-input", None, [], "full", "failed",
-        r"decider: cannot read the workflow's input \(event 1\): RecursionError"),
+        r"decider: cannot read the workflow's input \(event 1\): InvalidJson: JSON text "
+        r"refused: it nests arrays and objects more than 128 levels deep"),
     # preparing the decisions
     "type registration, server error once": (
         "chain", "register_activity_type", [SERVER_ERROR], "full", "answered", None),
@@ -292,4 +293,5 @@ def test_locally_an_input_nested_too_deep_fails_the_run_as_on_swf():
     result = runner.run_until_closed(run)
     assert result.status == "FAILED"
     assert result.reason.startswith(
-        "decider: cannot read the workflow's input (event 1): RecursionError"), result.reason
+        "decider: cannot read the workflow's input (event 1): InvalidJson: JSON text refused: "
+        "it nests arrays and objects more than 128 levels deep"), result.reason
