@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import random as _random
 import traceback
 import uuid as _uuid
@@ -277,8 +276,9 @@ def backoff_seconds(refusals: int, key: str) -> int:
     jitter drawn from `key` (the run, the task and the refusal), so it is the same on every
     replay without taking numbers from the workflow's own `self.random()`."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** min(refusals - 1, 16))
+    low = max(1, ceiling // 2)
     draw = int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
-    return max(1, math.ceil(ceiling * (0.5 + 0.5 * draw)))
+    return low + int(draw * (ceiling - low + 1))  # whole seconds from `low` to `ceiling`
 
 
 class Marker:
