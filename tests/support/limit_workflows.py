@@ -75,8 +75,8 @@ class QuickChild(Workflow):
 
 
 class Capped(Workflow):
-    """Every kind of task past small caps: activities from map, a canvas group and dependent
-    submits, timers, children; what is over each cap waits its turn."""
+    """Every kind of task past small caps: activities from map, a canvas group, dependent submits
+    and a DAG, timers, children; what is over each cap waits its turn."""
 
     max_open_activities = 3
     max_open_timers = 3
@@ -89,11 +89,13 @@ class Capped(Workflow):
         dependent = [self.submit(echo, f) for f in mapped[:2]]
         timers = [self.start_timer(f"timer-{i}", 0) for i in range(n)]
         children = [self.submit(QuickChild, i) for i in range(n)]
-        futures.wait(*mapped, group, *dependent, *timers, *children)
+        dag = self.submit(canvas.Dag({canvas.Node(echo, name="root"): [
+            canvas.Node(echo, name=f"leaf{i}") for i in range(n)]}), 7)
+        futures.wait(*mapped, group, *dependent, *timers, *children, dag)
         return {"mapped": [f.result for f in mapped], "group": group.result,
                 "dependent": [f.result for f in dependent],
                 "timers": sum(1 for f in timers if f.finished),
-                "children": [f.result for f in children]}
+                "children": [f.result for f in children], "dag": sorted(dag.result.values())}
 
 
 # -- reading a history --------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def test_caps_lowered_per_workflow_hold_for_every_kind_of_task():
     assert result.status == "COMPLETED", result.reason
     assert result.result == {"mapped": list(range(6)), "group": list(range(100, 106)),
                              "dependent": [0, 1], "timers": 6,
-                             "children": [i * 10 for i in range(6)]}
+                             "children": [i * 10 for i in range(6)], "dag": [7] * 7}
     events = result.run.events
     assert lw.most_open(events, "activity") == 3
     assert lw.most_open(events, "timer") == 2  # 3, less the continuation timer's slot
@@ -72,9 +72,10 @@ def test_waiting_tasks_are_scheduled_in_submission_order():
     ids = [e["activityTaskScheduledEventAttributes"]["activityId"] for e in result.run.events
            if e["eventType"] == "ActivityTaskScheduled"]
     echo_ids = [int(i.split("-")[-1].split("#")[0]) for i in ids]
-    # map (1-6), then the group (7-12), then the dependents (13, 14) once their inputs are done.
+    # map (1-6), then the group (7-12); the dependents (13, 14) and the DAG's root (15) and
+    # leaves (16-21) once their inputs are done.
     assert echo_ids[:12] == list(range(1, 13))
-    assert sorted(echo_ids) == list(range(1, 15))
+    assert sorted(echo_ids) == list(range(1, 22))
 
 
 @pytest.mark.parametrize("attribute", ["max_open_activities", "max_open_timers",
@@ -109,7 +110,7 @@ def test_the_waiting_is_reported_in_the_execution_context():
     scheduled = [d for d in decisions if d["decisionType"] == "ScheduleActivityTask"]
     assert len(scheduled) == 3
     summary = json.loads(with_slots(None, state))["slots"]
-    assert summary["waiting"] == {"activities": 9, "timers": 4, "children": 4}
+    assert summary["waiting"] == {"activities": 10, "timers": 4, "children": 4}
     assert summary["open"] == {"activities": 3, "timers": 2, "children": 2}
     assert summary["max_open"] == {"activities": 3, "timers": 3, "children": 2}
     assert summary["next"][:2] == [
@@ -142,7 +143,7 @@ def test_workflow_tasks_rows_and_info_show_what_waits():
     assert (f"activity-{lw.echo.name}-4", "activity", "WAITING") in rows
     assert ("timer-2", "timer", "WAITING") in rows
     info = execution_info(events)
-    assert info["waiting"] == {"activities": 9, "timers": 4, "children": 4}
+    assert info["waiting"] == {"activities": 10, "timers": 4, "children": 4}
     assert info["open_tasks"] == {"activities": 3, "timers": 2, "children": 2}
 
 
@@ -252,7 +253,7 @@ def test_the_decider_records_the_waiting_with_each_answer_once_anything_waited()
                 for e in events if e["eventType"] == "DecisionTaskCompleted"]
     assert all(c["v"] == 1 for c in contexts)  # the progress summary stays as it is
     first, last = contexts[0]["slots"], contexts[-1]["slots"]
-    assert first["waiting"]["activities"] == 9 and first["next"]
+    assert first["waiting"]["activities"] == 10 and first["next"]
     assert last["waiting"] == {"activities": 0, "timers": 0, "children": 0}
     # A run that never waited sends the progress summary alone.
     plain = run_local(lw.ManyActivities, [5]).run.events
