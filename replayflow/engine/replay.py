@@ -215,7 +215,8 @@ class OpenSlots:
 
     `open` counts what was decided and has not closed yet, as SWF will count it (a decision not
     sent yet included, so a response never asks for more than the cap); `waiting` holds what was
-    submitted past the cap, oldest first.
+    submitted past the cap, oldest first (made when first needed: a cached idle run that never
+    waited carries no queue).
     """
 
     __slots__ = ("kind", "cap", "open", "waiting")
@@ -224,7 +225,7 @@ class OpenSlots:
         self.kind = kind
         self.cap = cap
         self.open = 0
-        self.waiting: deque[Any] = deque()
+        self.waiting: deque[Any] | None = None
 
 
 _encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
@@ -232,6 +233,8 @@ _encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined
 _JUMBO_LIMITS = {"input": encoding.MAX_INPUT, "control": encoding.MAX_CONTROL,
                  "result": encoding.MAX_RESULT, "details": encoding.MAX_DETAILS}
 _ACTIVITY_BASE_BYTES: dict[Activity, int] = {}
+#: The most a continuation timer's StartTimer takes (its id ends with an event id).
+_CONTINUATION_BYTES = 200
 
 
 def _decision_bytes(decision: dict) -> int:
@@ -253,15 +256,19 @@ def _decision_bytes(decision: dict) -> int:
     return len(json.dumps(decision)) + 2 + extra
 
 
+def _activity_base(task: ActivityTask) -> int:
+    """What the part of a ScheduleActivityTask every call of the activity shares takes."""
+    activity = task.activity
+    base = _ACTIVITY_BASE_BYTES[activity] = len(json.dumps({
+        "decisionType": "ScheduleActivityTask",
+        "scheduleActivityTaskDecisionAttributes": activity.decision_base}))
+    return base
+
+
 def _activity_bytes(task: ActivityTask, activity_id: str) -> int:
     """`_decision_bytes` of an activity's ScheduleActivityTask, without building it: the part
     every call of the activity shares is measured once."""
-    activity = task.activity
-    base = _ACTIVITY_BASE_BYTES.get(activity)
-    if base is None:
-        base = _ACTIVITY_BASE_BYTES[activity] = len(json.dumps({
-            "decisionType": "ScheduleActivityTask",
-            "scheduleActivityTaskDecisionAttributes": activity.decision_base}))
+    base = _ACTIVITY_BASE_BYTES.get(task.activity) or _activity_base(task)
     text = task.input_text
     size = base + 2 + 16 + len(_encode_text(activity_id)) + 11  # `, "activityId": `, `, "input": `
     size += (MAX_REFERENCE_JSON if text is not None and len(text) > encoding.MAX_INPUT
@@ -520,36 +527,62 @@ class ExecutionState:
             return
         limit = self.max_decisions
         budget = self.max_decision_bytes
-        sizes = []
-        total = 0
-        for cmd in pending[:limit] if count > limit else pending:
-            size = cmd.size or self._count_bytes(cmd)
-            total += size
-            if total > budget:
-                break
-            sizes.append(size)
-        if len(sizes) == count:
+        window = pending[:limit] if count > limit else pending
+        sizes: list[int] | None = None
+        if self._bytes_at_most(window) <= budget - _CONTINUATION_BYTES:
+            fit = len(window)  # the bytes cannot bind: only the count can
+        else:
+            sizes = []
+            total = 0
+            for cmd in window:
+                size = cmd.size or self._count_bytes(cmd)
+                total += size
+                if total > budget:
+                    break
+                sizes.append(size)
+            fit = len(sizes)
+        if fit == count:
             self._batch_cut = None
             return
-        timers = self._timer_slots
-        if self._continuations or timers.open + len(self._continuations) >= self.max_open_timers:
-            self._batch_cut = max(1, len(sizes))
+        if self._continuation is not None or self._timer_slots.open >= self.max_open_timers:
+            self._batch_cut = max(1, fit)
             return
         timer_id = f"{CONTINUE_TIMER_PREFIX}{started_event_id}"
         cont = Command(("timer", timer_id), {
             "decisionType": "StartTimer",
             "startTimerDecisionAttributes": {"timerId": timer_id, "startToFireTimeout": "0"},
         })
-        room = budget - _decision_bytes(cont.decision)
-        cut = 0
-        total = 0
-        for size in sizes[: limit - 1]:
-            total += size
-            if total > room:
-                break
-            cut += 1
+        cut = min(fit, limit - 1)
+        if sizes is not None:
+            room = budget - _CONTINUATION_BYTES
+            cut = total = 0
+            for size in sizes[: limit - 1]:
+                total += size
+                if total > room:
+                    break
+                cut += 1
         self._batch_cut = max(1, cut)
         self._batch_continuation = cont
+
+    def _bytes_at_most(self, window: list[Command]) -> int:
+        """An upper bound of what `window` takes in a request, cheap enough for every decision:
+        an activity counts its shared part, then 6 bytes a character of its id and input (12 if
+        not ASCII), the most JSON ever writes for one; the rest is counted exactly."""
+        total = 0
+        for cmd in window:
+            size = cmd.size
+            if not size:
+                task = cmd.task
+                text = task.input_text if cmd._decision is None else None
+                if text is None or task.input_deps or len(text) > encoding.MAX_INPUT:
+                    size = self._count_bytes(cmd)
+                else:
+                    activity_id = cmd.key[1]
+                    size = (_ACTIVITY_BASE_BYTES.get(task.activity) or _activity_base(task))
+                    size += 80 + (6 if text.isascii() and activity_id.isascii() else 12) * (
+                        len(text) + len(activity_id))
+            total += size
+        return total
 
     def _count_bytes(self, cmd: Command) -> int:
         task = cmd.task
@@ -575,7 +608,7 @@ class ExecutionState:
         cont = self._batch_continuation
         if cont is not None:
             awaiting[cont.key] = cont
-            self._continuations.add(cont.key[1])
+            self._continuation = cont.key[1]
         self._batch_cut = None
         self._batch_continuation = None
 
@@ -1064,7 +1097,7 @@ class ExecutionState:
         # a batch before one of them fired.
         self._timer_slots = OpenSlots("timers", max(1, self.max_open_timers - 1))
         self._child_slots = OpenSlots("children", getattr(cls, "max_open_children", MAX_OPEN))
-        self._continuations: set[str] = set()  # continuation timers sent and not fired yet
+        self._continuation: str | None = None  # the continuation timer sent and not fired yet
         self._batch_cut: int | None = None  # see _plan_batch
         self._batch_continuation: Command | None = None
         self._refused: list[Any] = []  # refused for a limit or a rate: back-off to start
@@ -1080,6 +1113,8 @@ class ExecutionState:
             slots.open += 1
             return True
         item.held = HELD_FOR_SLOT
+        if slots.waiting is None:
+            slots.waiting = deque()
         slots.waiting.append(item)
         self._held_work = self.ever_waited = True
         return False
@@ -1142,7 +1177,7 @@ class ExecutionState:
         if item.held == HELD_FOR_SLOT:
             slots = (self._timer_slots if isinstance(item, TimerTask) else self._child_slots
                      if isinstance(item, ChildTask) else self._activity_slots)
-            slots.waiting.remove(item)
+            slots.waiting.remove(item)  # type: ignore[union-attr] - it waits there
         item.held = None
         return True
 
@@ -1156,12 +1191,12 @@ class ExecutionState:
         out: dict[str, Any] = {"open": {}, "waiting": {}, "max_open": {}, "next": []}
         for slots, kind in ((self._activity_slots, "activity"), (self._timer_slots, "timer"),
                             (self._child_slots, "child_workflow")):
-            out["open"][slots.kind] = slots.open + (len(self._continuations)
-                                                    if kind == "timer" else 0)
-            out["waiting"][slots.kind] = len(slots.waiting)
+            out["open"][slots.kind] = slots.open + (
+                1 if kind == "timer" and self._continuation is not None else 0)
+            out["waiting"][slots.kind] = len(slots.waiting or ())
             out["max_open"][slots.kind] = (self.max_open_timers if kind == "timer"
                                            else slots.cap)
-            for i, item in enumerate(slots.waiting):
+            for i, item in enumerate(slots.waiting or ()):
                 if i == listed:
                     break
                 if isinstance(item, TimerTask):
@@ -1577,7 +1612,8 @@ class ExecutionState:
         timer_id = self._confirm_failed("timer", attrs.get("timerId"), event).key[1]
         timer = self._timers.get(timer_id)
         if timer is None:
-            self._continuations.discard(timer_id)  # the StartTimerFailed brings a decision task
+            if timer_id == self._continuation:  # its StartTimerFailed brings a decision task
+                self._continuation = None
             return
         self._timer_closed(timer)
         if timer.future.done:
@@ -1593,8 +1629,8 @@ class ExecutionState:
     def _on_timer_fired(self, event: dict, attrs: dict) -> None:
         timer = self._timers.get(attrs["timerId"])
         if timer is None:
-            if self._continuations:
-                self._continuations.discard(attrs["timerId"])
+            if attrs["timerId"] == self._continuation:
+                self._continuation = None
             return
         self._timer_closed(timer)
         if not timer.future.done:
