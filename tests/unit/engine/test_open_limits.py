@@ -89,8 +89,8 @@ def test_a_cap_outside_1_to_1000_is_refused_where_the_class_is_written(attribute
 # -- what operators see ------------------------------------------------------------------------
 
 
-def _first_decision(cls: type, args: list) -> tuple[ExecutionState, list[dict]]:
-    events = [
+def _start_events(cls: type, args: list) -> list[dict]:
+    return [
         {"eventId": 1, "eventType": "WorkflowExecutionStarted", "eventTimestamp": 0,
          "workflowExecutionStartedEventAttributes": {
              "input": json.dumps({"args": args, "kwargs": {}}),
@@ -101,8 +101,11 @@ def _first_decision(cls: type, args: list) -> tuple[ExecutionState, list[dict]]:
         {"eventId": 3, "eventType": "DecisionTaskStarted", "eventTimestamp": 0,
          "decisionTaskStartedEventAttributes": {"scheduledEventId": 2}},
     ]
+
+
+def _first_decision(cls: type, args: list) -> tuple[ExecutionState, list[dict]]:
     state = ExecutionState(cls, workflow_id="wf", run_id="run")
-    return state, state.handle(events)
+    return state, state.handle(_start_events(cls, args))
 
 
 def test_the_waiting_is_reported_in_the_execution_context():
@@ -259,3 +262,83 @@ def test_the_decider_records_the_waiting_with_each_answer_once_anything_waited()
     plain = run_local(lw.ManyActivities, [5]).run.events
     assert not any("slots" in e["decisionTaskCompletedEventAttributes"]["executionContext"]
                    for e in plain if e["eventType"] == "DecisionTaskCompleted")
+
+
+class CancelsWhatWaits(Workflow):
+    max_open_activities = 1
+    max_open_timers = 2  # one for the workflow, one kept for the continuation timer
+
+    def run(self):
+        first, second, third = self.map(lw.echo, [1, 2, 3])
+        nap, later = self.start_timer("nap", 1), self.start_timer("later", 1)
+        third.cancel()
+        later.cancel()
+        futures.wait(first, second, nap)
+        return [first.result, second.result, third.cancelled, later.cancelled]
+
+
+def test_a_task_cancelled_while_it_waits_is_never_scheduled():
+    result = run_local(CancelsWhatWaits, [])
+    assert (result.status, result.result) == ("COMPLETED", [1, 2, True, True])
+    events = result.run.events
+    scheduled = [e["activityTaskScheduledEventAttributes"]["activityId"] for e in events
+                 if e["eventType"] == "ActivityTaskScheduled"]
+    assert scheduled == [f"activity-{lw.echo.name}-1#1", f"activity-{lw.echo.name}-2#1"]
+    timers = [e["timerStartedEventAttributes"]["timerId"] for e in events
+              if e["eventType"] == "TimerStarted"]
+    assert timers == ["nap"]
+    assert not any(e["eventType"] in ("RequestCancelActivityTaskFailed", "CancelTimerFailed",
+                                      "ActivityTaskCancelRequested") for e in events)
+
+
+def test_no_second_continuation_timer_while_one_is_open():
+    state, first = _first_decision(lw.ManyActivities, [300])
+    assert len(first) == 100 and first[-1]["decisionType"] == "StartTimer"
+    timer_id = first[-1]["startTimerDecisionAttributes"]["timerId"]
+    events = _start_events(lw.ManyActivities, [300])
+
+    def add(kind: str, attrs: dict) -> int:
+        event_id = len(events) + 1
+        events.append({"eventId": event_id, "eventType": kind, "eventTimestamp": 0,
+                       kind[0].lower() + kind[1:] + "EventAttributes": attrs})
+        return event_id
+
+    def record(decisions: list[dict], started: int) -> list[int]:
+        completed = add("DecisionTaskCompleted", {"scheduledEventId": started - 1,
+                                                  "startedEventId": started})
+        ids = []
+        for d in decisions:
+            if d["decisionType"] == "ScheduleActivityTask":
+                a = d["scheduleActivityTaskDecisionAttributes"]
+                ids.append(add("ActivityTaskScheduled", {
+                    "activityId": a["activityId"], "activityType": a["activityType"],
+                    "input": a["input"], "taskList": a["taskList"],
+                    "decisionTaskCompletedEventId": completed}))
+            else:
+                ids.append(add("TimerStarted", {
+                    "timerId": d["startTimerDecisionAttributes"]["timerId"],
+                    "startToFireTimeout": "0", "decisionTaskCompletedEventId": completed}))
+        return ids
+
+    def decide() -> int:
+        scheduled = add("DecisionTaskScheduled", {"taskList": {"name": "d"}})
+        return add("DecisionTaskStarted", {"scheduledEventId": scheduled})
+
+    ids = record(first, 3)
+    started = add("ActivityTaskStarted", {"scheduledEventId": ids[0]})
+    add("ActivityTaskCompleted", {"scheduledEventId": ids[0], "startedEventId": started,
+                                  "result": "0"})
+    fed = 3  # what `state` has seen
+    at = decide()
+    # An activity closed before the continuation timer fired: this decision task sends a full
+    # hundred and no second timer (the first one's firing brings the next task).
+    second = state.handle(events[fed:])
+    assert [d["decisionType"] for d in second] == ["ScheduleActivityTask"] * 100
+    fed = len(events)
+    record(second, at)
+    add("TimerFired", {"timerId": timer_id, "startedEventId": ids[-1]})
+    decide()
+    third = state.handle(events[fed:])
+    assert len(third) == 100 and third[-1]["decisionType"] == "StartTimer"  # 99 and a new one
+    full = ExecutionState(lw.ManyActivities, workflow_id="wf", run_id="run")
+    assert full.handle(events) == third
