@@ -4,9 +4,10 @@
     # prints {"runs": 4, "ticks": 3000, "total": 13495500}
 
 SWF ends a run whose history reaches 25,000 events (each step of this loop takes 6), and the
-decider and workflow.info warn from 10,000 on. The loop asks `self.history_length()` (the events so far, the
-same on every replay) after each step, and past `EVENTS_PER_RUN` it carries its state over to a
-fresh run with `self.continue_as_new(...)`: the workflow id stays, the history starts again.
+decider and workflow.info warn from 10,000 on. The loop asks `self.history_length()` (the events
+so far, the same on every replay) after each step, and past `EVENTS_PER_RUN` it carries its state
+over to a fresh run with `self.continue_as_new(...)`: the workflow id stays, the history starts
+again.
 Compare examples/continue_as_new.py, which continues after a fixed number of items.
 """
 
