@@ -40,6 +40,7 @@ from .naming import decision_attributes_key
 from .polling import PollSpacer
 from .progress import MIN_INTERVAL, summarize
 from .sync import MACHINERY_WORKFLOWS
+from .validation import HISTORY_WARNING_EVENTS, MAX_EVENTS
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,8 @@ _FIELD_LIMITS = {
     "control": encoding.MAX_CONTROL,
 }
 _REGISTERS = frozenset({"ScheduleActivityTask", "StartChildWorkflowExecution"})
+#: The execution context we send is kept short: it shares the 1 MB request with the decisions.
+MAX_CONTEXT = 8_000
 _CLOSE_DECISIONS = frozenset({
     "CompleteWorkflowExecution",
     "FailWorkflowExecution",
@@ -160,7 +163,9 @@ class Decider:
         self.cache: OrderedDict[str, ExecutionState] = OrderedDict()
         self.stats = DeciderStats()
         #: The progress summary (progress.Summary as JSON) sent with the current answer: SWF
-        #: keeps it as the run's latestExecutionContext, which `--wait` reads.
+        #: keeps it as the run's latestExecutionContext, which `--wait` reads. Once anything in
+        #: the run waited for a slot under SWF's open-item limits, it also carries `slots`
+        #: (see with_slots), which workflow.tasks and workflow.info read back.
         self.execution_context: str | None = None
         #: Why the last task was left unanswered (None when it was answered).
         self.unanswered_reason: str | None = None
@@ -174,6 +179,7 @@ class Decider:
         self.transient_first_delay = TRANSIENT_FIRST_DELAY
         self.transient_max_delay = TRANSIENT_MAX_DELAY
         self._non_determinism_logged: OrderedDict[tuple[str, str], None] = OrderedDict()
+        self._long_history_warned: OrderedDict[str, None] = OrderedDict()
 
     # ------------------------------------------------------------------ start-up
     def register(self) -> None:
@@ -432,10 +438,24 @@ class Decider:
             task_list=self.sticky_list,
             schedule_to_start_timeout=self.sticky_timeout if self.sticky_list else None)
 
+    def _warn_long_history(self, execution: dict[str, Any], events: int) -> None:
+        """Once per run: past 10,000 events a history is long (SWF ends it at 25,000)."""
+        run_id = execution["runId"]
+        if run_id in self._long_history_warned:
+            return
+        self._long_history_warned[run_id] = None
+        while len(self._long_history_warned) > max(self.cache_size, DEFAULT_CACHE_SIZE):
+            self._long_history_warned.popitem(last=False)
+        log.warning("workflow %s (run %s) has %d events in its history, past %d: SWF terminates "
+                    "a run at %d events; have the workflow call continue_as_new (see "
+                    "Workflow.history_length)", execution["workflowId"], run_id, events,
+                    HISTORY_WARNING_EVENTS, MAX_EVENTS)
+
     def handle_task(self, task: dict[str, Any]) -> list[dict[str, Any]]:
         """The decisions for one decision task (no respond; fetches history only on a miss).
 
-        Also sets `execution_context`: the run's progress summary, sent with the answer.
+        Also sets `execution_context`: the run's progress summary (and what waits for a slot),
+        sent with the answer.
         """
         self.stats.tasks += 1
         self.execution_context = None
@@ -451,6 +471,8 @@ class Decider:
             return [fail_decision(reason)]
         events = task.get("events") or []
         started_id = task.get("startedEventId") or (events[-1]["eventId"] if events else 0)
+        if started_id > HISTORY_WARNING_EVENTS:
+            self._warn_long_history(execution, started_id)
         state = self.cache.pop(run_id, None)
         new_events = self._continuation(state, task, events) if state is not None else None
         if state is not None and (new_events is None or state.workflow_cls is not cls):
@@ -479,6 +501,10 @@ class Decider:
             state.discard()  # half fed: never cached, and its run() is unwound now
             raise
         self._summarize(state, new_events)
+        if state.ever_waited:  # what waits for a slot, beside the latest progress summary
+            sent = getattr(state, "progress_sent", None)
+            self.execution_context = with_slots(
+                self.execution_context or (sent[1].to_json() if sent else None), state)
         if self.on_child_type is not None:
             self._learn_child_types(state, decisions)
         if self.activity_task_list:
@@ -615,6 +641,21 @@ class Decider:
         self._registered.add(key)
 
 
+def with_slots(context: str | None, state: ExecutionState) -> str:
+    """`context` (a progress summary, a JSON object) with `slots`: what waits for a free slot in
+    `state`'s run (ExecutionState.waiting). SWF records the execution context on
+    DecisionTaskCompleted, the only place in a history where a task never scheduled can show;
+    workflow.tasks and workflow.info read it back (inspection.parse_slots)."""
+    slots = state.waiting()
+    text = encoding.dumps(slots)
+    while len(text) > MAX_CONTEXT and slots["next"]:
+        del slots["next"][len(slots["next"]) // 2:]
+        text = encoding.dumps(slots)
+    if not context or not context.endswith("}"):
+        return f'{{"slots":{text}}}'
+    return f'{context[:-1]},"slots":{text}}}' if context != "{}" else f'{{"slots":{text}}}'
+
+
 def is_transient(exc: BaseException) -> bool:
     """Would the same call succeed later? Throttling, a 5xx, a dropped or refused connection, a
     timeout: anywhere in the exception's chain (our errors keep botocore's as their cause)."""
@@ -640,4 +681,4 @@ def is_transient(exc: BaseException) -> bool:
 
 
 __all__ = ["DEFAULT_CACHE_SIZE", "Decider", "DeciderStats", "fail_decision", "is_transient",
-           "sticky_task_list"]
+           "sticky_task_list", "with_slots"]

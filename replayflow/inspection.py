@@ -7,9 +7,12 @@ caller passes in (the CLI hands in the S3/diskcache reader); the default leaves 
 
 Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
 TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
-FIRED (timers), RECEIVED (signals), RECORDED (markers), and ABANDONED: the run closed while the
-task was still open, so its history will never say how it ended. A saga's compensation task
-(`compensate-...`, see replayflow/saga.py) says in `compensates` which task it undoes.
+FIRED (timers), RECEIVED (signals), RECORDED (markers), WAITING (submitted past the run's open-item
+cap, so not scheduled yet: no event names it, and it is known only from the execution context
+the decider records with each answer, see `waiting_of`), and ABANDONED: the run closed while the
+task was still open (or still waiting), so its history will never say how it ended. A saga's
+compensation task (`compensate-...`, see replayflow/saga.py) says in `compensates` which task it
+undoes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from . import encoding
 from .dataflow import read_control
 from .history import CLOSE_STATUS, attributes
 from .naming import compensated_task
+from .validation import HISTORY_WARNING_EVENTS, MAX_EVENTS
 
 Decode = Callable[[str | None], str | None]
 
@@ -172,6 +176,9 @@ class _Rows:
         self.open_timers: dict[str, tuple[TaskRow, Attempt]] = {}
         #: DecisionTaskCompleted event id -> its DecisionTaskStarted event id.
         self.decision_started: dict[int, int] = {}
+        #: The last execution context a decider recorded, and the event that carries it.
+        self.context: str | None = None
+        self.last_event_id = 0
         self.run_closed: datetime | None = None
         self.run_close_event_id: int | None = None
 
@@ -218,6 +225,7 @@ class _Rows:
             self.by_event[event["eventId"]] = found
 
     def feed(self, event: dict) -> None:
+        self.last_event_id = event["eventId"]
         etype = event["eventType"]
         attrs = attributes(event)
         handler = getattr(self, "_on_" + etype, None)
@@ -231,6 +239,23 @@ class _Rows:
         started = attrs.get("startedEventId")
         if started is not None:
             self.decision_started[event["eventId"]] = started
+        context = attrs.get("executionContext")
+        if context is not None:
+            self.context = context
+
+    def add_waiting_tasks(self) -> None:
+        """Rows for the tasks the last execution context names as waiting for a slot."""
+        summary = parse_slots(self.context)
+        if summary is None:
+            return
+        state = "WAITING" if self.run_closed is None else "ABANDONED"
+        for kind, task_id, name in summary["next"]:
+            key = (kind, f"{task_id}@waiting" if kind == "timer" else task_id)
+            row = self.rows.get(key)
+            if row is None:  # listed after every task the history has, in their order
+                row = self.rows[key] = TaskRow(task_id, kind, name,
+                                               first_event_id=self.last_event_id + 1)
+            row.state = state
 
     def abandon_open_tasks(self) -> None:
         """Once the run closed, a task still open will never close in this history."""
@@ -428,10 +453,49 @@ def _fold(events: Iterable[dict], decode: Decode = identity, *,
     for event in events:
         folder.feed(event)
     folder.abandon_open_tasks()
+    folder.add_waiting_tasks()
     rows = sorted(folder.rows.values(), key=lambda r: r.first_event_id)
     if not include_internal:
         rows = [row for row in rows if not _is_internal(row)]
     return rows, folder
+
+
+def parse_slots(context: str | None) -> dict[str, Any] | None:
+    """The `slots` of an execution context written by replayflow's decider (see
+    decider.with_slots), or None for any other (or none): `open`, `waiting` and `max_open`
+    count by kind, `next` lists [kind, task id, name] of the first tasks waiting for a slot."""
+    if not context or not context.startswith("{"):
+        return None
+    try:
+        summary = json.loads(context)
+    except ValueError:
+        return None
+    summary = summary.get("slots") if isinstance(summary, dict) else None
+    if not isinstance(summary, dict) or not isinstance(summary.get("waiting"), dict):
+        return None
+    listed = summary.get("next")
+    summary["next"] = [entry for entry in listed if isinstance(entry, list) and len(entry) == 3
+                       and all(isinstance(x, str) for x in entry)] if isinstance(listed,
+                                                                                  list) else []
+    return summary
+
+
+def waiting_of(events: Iterable[dict]) -> dict[str, Any] | None:
+    """What the run's last answer said waits for a free slot (None if nothing ever waited)."""
+    context = None
+    for event in events:
+        if event["eventType"] == "DecisionTaskCompleted":
+            context = attributes(event).get("executionContext", context)
+    return parse_slots(context)
+
+
+def history_warning(event_count: int) -> str | None:
+    """What to say about a history past 10,000 events (SWF terminates a run at 25,000)."""
+    if event_count <= HISTORY_WARNING_EVENTS:
+        return None
+    return (f"the history has {event_count:,} events, past {HISTORY_WARNING_EVENTS:,}; SWF "
+            f"terminates a run at {MAX_EVENTS:,}: have the workflow call continue_as_new "
+            "(see Workflow.history_length)")
 
 
 def workflow_window(events: list[dict], now: datetime | None = None
@@ -505,6 +569,16 @@ def execution_info(events: list[dict], decode: Decode = identity, *,
     for row in task_rows(events, decode):
         counts[row.state] = counts.get(row.state, 0) + 1
     info["task_counts"] = dict(sorted(counts.items()))
+    summary = waiting_of(events)
+    if summary is not None and info["status"] == "OPEN":
+        waiting = {kind: n for kind, n in summary["waiting"].items()
+                   if isinstance(n, int) and n > 0}
+        if waiting:
+            info["waiting"] = waiting
+            info["open_tasks"] = summary.get("open")
+    warning = history_warning(len(events))
+    if warning is not None:
+        info["warning"] = warning
     return info
 
 

@@ -15,6 +15,11 @@ MAX_ID_LENGTH = 256
 JUMBO_PREFIX = "replayflow+s3://"
 #: The engine's zero-second timer that carries a decision batch over 100 decisions onward.
 CONTINUE_TIMER_PREFIX = "replayflow-continue-"
+#: The engine's timer that waits before sending again a decision SWF refused for a limit or a rate.
+BACKOFF_TIMER_PREFIX = "replayflow-backoff-"
+#: The most a jumbo-field reference can take in a JSON request: the scheme, a bucket name (63), a
+#: key (1,024 bytes of UTF-8, each written as at most 3 JSON characters), the size, the quotes.
+MAX_REFERENCE_JSON = 3_300
 #: A saga's compensation task is `compensate-<id of the task it undoes>`; an undo step added
 #: with `saga.add` is `compensate-step-<its type name>-<n>` (task ids never start with `step-`).
 COMPENSATION_PREFIX = "compensate-"
@@ -87,11 +92,13 @@ def split_activity_id(activity_id: str) -> tuple[str, int]:
 
 
 __all__ = [
+    "BACKOFF_TIMER_PREFIX",
     "COMPENSATION_PREFIX",
     "COMPENSATION_STEP",
     "CONTINUE_TIMER_PREFIX",
     "JUMBO_PREFIX",
     "MAX_ID_LENGTH",
+    "MAX_REFERENCE_JSON",
     "SYNC_COORDINATOR_PREFIX",
     "SYNC_LAUNCHER_PREFIX",
     "activity_id",

@@ -28,6 +28,26 @@ MAX_PRIORITY = 2**31 - 1
 MAX_TAGS = 5
 CHILD_POLICIES = ("TERMINATE", "REQUEST_CANCEL", "ABANDON")
 
+# SWF's hard limits, which no support request raises. The engine keeps under them and MemorySwf
+# enforces them, both from these numbers.
+#: Open activities, open timers and open child executions, each, per execution.
+MAX_OPEN = 1_000
+#: SWF terminates an execution whose history reaches this many events (EVENT_LIMIT_EXCEEDED).
+MAX_EVENTS = 25_000
+#: Past this many events a history is worth shortening: AWS advises staying under it, and every
+#: full replay reads the whole history.
+HISTORY_WARNING_EVENTS = 10_000
+#: The largest request SWF takes, a RespondDecisionTaskCompleted included.
+MAX_REQUEST_BYTES = 1_000_000
+#: Why SWF refused a ScheduleActivityTask, StartTimer or StartChildWorkflowExecution decision
+#: when the same decision can succeed later: an open-item limit, or a creation rate.
+RETRYABLE_SCHEDULE_CAUSES = frozenset({
+    "OPEN_ACTIVITIES_LIMIT_EXCEEDED", "ACTIVITY_CREATION_RATE_EXCEEDED",
+    "OPEN_TIMERS_LIMIT_EXCEEDED", "TIMER_CREATION_RATE_EXCEEDED",
+    "OPEN_CHILDREN_LIMIT_EXCEEDED", "OPEN_WORKFLOWS_LIMIT_EXCEEDED",
+    "CHILD_CREATION_RATE_EXCEEDED",
+})
+
 _FORBIDDEN = re.compile(r"[:/|\x00-\x1f\x7f-\x9f]")
 
 
@@ -96,6 +116,14 @@ def check_priority(value: Any) -> int | None:
     return value
 
 
+def check_open_limit(what: str, value: Any) -> int:
+    """A workflow's own cap on open items (`max_open_activities`...): 1 to SWF's 1,000."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_OPEN:
+        raise ValueError(f"{what} must be a whole number from 1 to {MAX_OPEN:,} (SWF's limit per "
+                         f"execution, which cannot be raised); got {value!r}")
+    return value
+
+
 def check_child_options(options: dict[str, Any]) -> None:
     """The `__workflow_id`, `__task_list`, `__tags`, `__execution_timeout`, `__child_policy` and
     `__priority` of a child workflow submit."""
@@ -121,10 +149,16 @@ def check_child_options(options: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "HISTORY_WARNING_EVENTS",
+    "MAX_EVENTS",
     "MAX_NAME_LENGTH",
+    "MAX_OPEN",
+    "MAX_REQUEST_BYTES",
     "MAX_SECONDS",
+    "RETRYABLE_SCHEDULE_CAUSES",
     "check_child_options",
     "check_name",
+    "check_open_limit",
     "check_priority",
     "check_retry",
     "check_seconds",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .activity import Activity, as_activity
 from .futures import Future
+from .validation import MAX_OPEN, check_open_limit
 
 if TYPE_CHECKING:
     import random
@@ -51,7 +52,10 @@ class Workflow:
     - `execution_timeout`: seconds the whole execution may take (default one day);
     - `decision_task_timeout`: seconds a decider has to answer one decision task;
     - `child_policy`: what happens to children when this execution closes;
-    - `tags`: up to five SWF tags.
+    - `tags`: up to five SWF tags;
+    - `max_open_activities`, `max_open_timers`, `max_open_children`: how many of each may be open
+      at once (SWF refuses more than 1,000; lower them, never raise them). What is submitted past
+      a cap waits, in submission order, and is scheduled as slots free up.
     """
 
     name: ClassVar[str | None] = None
@@ -61,10 +65,19 @@ class Workflow:
     decision_task_timeout: ClassVar[int] = 300
     child_policy: ClassVar[str] = "TERMINATE"
     tags: ClassVar[tuple[str, ...]] = ()
+    max_open_activities: ClassVar[int] = MAX_OPEN
+    max_open_timers: ClassVar[int] = MAX_OPEN
+    max_open_children: ClassVar[int] = MAX_OPEN
 
     _execution: ExecutionState
     #: The innermost open `with self.saga()` scope (see replayflow/saga.py), if any.
     _saga_scope: Saga | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A cap above SWF's limit (or not a number) is refused where the class is written."""
+        super().__init_subclass__(**kwargs)
+        for attribute in ("max_open_activities", "max_open_timers", "max_open_children"):
+            check_open_limit(f"{cls.__qualname__}.{attribute}", getattr(cls, attribute))
 
     def run(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__}.run() is not written")
@@ -278,6 +291,12 @@ class Workflow:
     def continue_as_new(self, *args: Any, **kwargs: Any) -> None:
         """End this run and start a fresh one of the same workflow with this input."""
         self._execution.continue_as_new(args, kwargs)
+
+    def history_length(self) -> int:
+        """How many events this run's history holds, as of the current decision (the same on
+        every replay). SWF ends a run at 25,000: a long loop calls `continue_as_new` well
+        before, and 10,000 is where replayflow starts warning."""
+        return self._execution.last_started_event_id
 
     def on_task_failure(self, failure: Any) -> Any:
         """Called when a task fails after its retries; return a policy (see replayflow.policy)."""

@@ -32,16 +32,11 @@ from .. import encoding
 from ..errors import ExecutionNotFound, UnknownDomain
 from ..history import CLOSE_STATUS, HistoryFile
 from ..naming import MAX_ID_LENGTH, attributes_key, decision_attributes_key
+from ..validation import MAX_EVENTS, MAX_OPEN, MAX_REQUEST_BYTES  # SWF's limits, written once
 from .base import Duration, ServiceError
 
 log = logging.getLogger(__name__)
 
-#: SWF terminates an execution whose history reaches this many events.
-MAX_EVENTS = 25_000
-#: SWF's open-item limits per execution: open activities, open timers, open child executions.
-MAX_OPEN = 1_000
-#: SWF's per-request limit, which a RespondDecisionTaskCompleted must stay under.
-MAX_REQUEST_BYTES = 1_000_000
 _FIELD_LIMITS = {"input": encoding.MAX_INPUT, "result": encoding.MAX_RESULT,
                  "details": encoding.MAX_DETAILS, "control": encoding.MAX_CONTROL,
                  "reason": encoding.MAX_REASON}

@@ -14,11 +14,13 @@ import click
 
 from .. import encoding, operator
 from ..errors import UserError
+from ..history import CLOSE_STATUS
 from ..inspection import (
     gantt_bar,
     profile_rows,
     profile_summary,
     task_records,
+    waiting_of,
     workflow_window,
 )
 from .app import CliError, OutputOptions, cli, handle_errors
@@ -52,9 +54,10 @@ HISTORY_COLUMNS = ["event_id", "timestamp", "event_type", "attributes"]
 INFO_KEYS = ["workflow_id", "run_id", "workflow_type", "workflow_version", "task_list", "status",
              "tags", "started", "closed", "duration", "input", "result", "reason", "details",
              "cancel_requested", "event_count", "task_counts"]
-#: Shown only when set: most runs have no parent and were not continued.
+#: Shown only when set: most runs have no parent, were not continued, have nothing waiting for
+#: a slot under SWF's open-item limits, and a history under 10,000 events.
 OPTIONAL_INFO_KEYS = ["parent_workflow_id", "parent_run_id", "continued_from_run_id",
-                      "continued_as_run_id"]
+                      "continued_as_run_id", "waiting", "open_tasks", "warning"]
 GANTT_WIDTH = 40
 
 DOMAIN_OPTION = click.option("--domain", envvar="SWF_DOMAIN", help="SWF domain [env: SWF_DOMAIN].")
@@ -198,6 +201,19 @@ def workflow_tasks(ctx: click.Context, workflow_id: str | None, run_id: str | No
               "ran": _duration(row["ran"])} for row in rows]
     _emit(render_table(table, TASK_TABLE_COLUMNS, out.header, cuttable=TASK_TABLE_CUTTABLE,
                        max_width=terminal_width()))
+    unlisted = _unlisted_waiting(history.events, rows)
+    if unlisted:
+        _emit(f"(+{unlisted} more waiting for a free slot; workflow.info counts them)\n")
+
+
+def _unlisted_waiting(events: list[dict], rows: list[dict[str, Any]]) -> int:
+    """Waiting tasks of an open run that workflow.tasks has no row for (only the first few of
+    each kind are named in the execution context)."""
+    summary = waiting_of(events)
+    if summary is None or any(e["eventType"] in CLOSE_STATUS for e in events[-1:]):
+        return 0
+    total = sum(n for n in summary["waiting"].values() if isinstance(n, int))
+    return max(0, total - sum(1 for row in rows if row["state"] == "WAITING"))
 
 
 def _task_name(row: dict[str, Any]) -> str:

@@ -15,14 +15,23 @@ The rules that make a cached state and a full replay agree by construction:
   sent (at most `max_decisions`, the same split every time), and the events that follow must match
   that batch, or the history was not made by this code (NonDeterministicWorkflow).
 A full replay is a fresh ExecutionState fed every event; a cached one is fed only the new events.
+
+SWF's hard limits are kept here, by the same rules, so they split and delay work identically on
+every replay: at most 1,000 activities, timers and children open at once (less if the workflow
+says so; what is over waits in submission order, and is decided at the decision point where a
+slot is known to be free), a response under 1 MB (counted from each decision's encoded size, as
+the decider will send it) as well as under `max_decisions`, and a decision SWF refused for a limit
+or a rate sent again after a back-off timer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random as _random
 import traceback
 import uuid as _uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -43,10 +52,20 @@ from ..errors import (
 )
 from ..futures import Future
 from ..history import gc_paused
-from ..naming import CONTINUE_TIMER_PREFIX, JUMBO_PREFIX, fit_id
+from ..naming import (
+    BACKOFF_TIMER_PREFIX,
+    CONTINUE_TIMER_PREFIX,
+    JUMBO_PREFIX,
+    MAX_REFERENCE_JSON,
+    decision_attributes_key,
+    fit_id,
+)
 from ..naming import activity_id as _activity_id
 from ..validation import (
+    MAX_OPEN,
+    MAX_REQUEST_BYTES,
     MAX_RUN_ID_LENGTH,
+    RETRYABLE_SCHEDULE_CAUSES,
     check_child_options,
     check_name,
     check_priority,
@@ -57,6 +76,16 @@ from .decisions import fail_workflow
 MAX_DECISIONS = 100
 #: Input keywords starting with this are replayflow's own run options, never run()'s arguments.
 RUN_OPTION_PREFIX = "__replayflow_"
+#: What a response's decisions may take: SWF's 1 MB less room for the rest of the request (the
+#: task token, the execution context, the decider's task-list routing of up to 100 decisions).
+MAX_DECISION_BYTES = MAX_REQUEST_BYTES - 64_000
+#: Back-off before a refused decision is sent again: 1-2 s after the first refusal, doubling up to
+#: BACKOFF_MAX_SECONDS (30-60 s), each jittered so that refused tasks do not come back together.
+BACKOFF_FIRST_SECONDS = 2
+BACKOFF_MAX_SECONDS = 60
+#: A held task waits for a free slot, or for the back-off after SWF refused it.
+HELD_FOR_SLOT = "slot"
+HELD_FOR_BACKOFF = "backoff"
 #: `submit` without `__priority`: the activity's declared priority (`__priority=None` is none).
 DECLARED_PRIORITY: Any = object()
 
@@ -79,7 +108,7 @@ _PROPOSED: Any = object()
 class Command:
     """One decision the workflow made, waiting to be sent or to be confirmed by its event."""
 
-    __slots__ = ("key", "_decision", "task", "attempt")
+    __slots__ = ("key", "_decision", "task", "attempt", "size")
 
     def __init__(self, key: tuple, decision: dict | None, task: Any = None,
                  attempt: int = 0) -> None:
@@ -87,6 +116,7 @@ class Command:
         self._decision = decision
         self.task = task
         self.attempt = attempt
+        self.size = 0  # bytes in the request, once counted (see _decision_bytes)
 
     @property
     def decision(self) -> dict:
@@ -117,21 +147,27 @@ def _dependencies_control(task: _SubmittedTask, task_id: str | None = None) -> s
 
 
 class TimerTask:
-    __slots__ = ("timer_id", "seconds", "future", "started", "cancel_requested")
+    __slots__ = ("timer_id", "seconds", "whole", "future", "started", "cancel_requested", "open",
+                 "held", "refusals")
 
-    def __init__(self, timer_id: str, seconds: float, future: Future) -> None:
+    def __init__(self, timer_id: str, seconds: float, future: Future, whole: int = 0) -> None:
         self.timer_id = timer_id
         self.seconds = seconds
+        self.whole = whole  # the seconds SWF is sent
         self.future = future
         self.started = False
         self.cancel_requested = False
+        self.open = False  # decided and not closed: it takes one of the execution's timer slots
+        self.held: str | None = None  # HELD_FOR_SLOT or HELD_FOR_BACKOFF while it waits
+        self.refusals = 0  # how often SWF refused it for a limit or a rate
 
 
 class _SubmittedTask:
     """What activities and child workflows share: an input, attempts, a future, dependencies."""
 
     __slots__ = ("task_id", "args", "kwargs", "future", "attempt", "input_text", "deps",
-                 "last_failure", "cancel_requested", "input_deps", "started")
+                 "last_failure", "cancel_requested", "input_deps", "started", "held",
+                 "refusals")
 
     def __init__(self, task_id: str, args: tuple, kwargs: dict, future: Future) -> None:
         self.task_id = task_id
@@ -146,6 +182,8 @@ class _SubmittedTask:
         #: The futures it took as arguments, once resolved (recorded in its decision's control).
         self.input_deps: list[Future] | None = None
         self.started = False  # an attempt (or the child) started: it may have done something
+        self.held: str | None = None  # HELD_FOR_SLOT or HELD_FOR_BACKOFF while it waits
+        self.refusals = 0  # how often SWF refused it for a limit or a rate (not attempts)
 
 
 class ActivityTask(_SubmittedTask):
@@ -174,6 +212,84 @@ class ChildTask(_SubmittedTask):
         self.workflow_id = ""
         self.run_id: str | None = None
         self.initiated = False
+
+
+class OpenSlots:
+    """SWF's cap on one kind of open item (activities, timers or children) in one execution.
+
+    `open` counts what was decided and has not closed yet, as SWF will count it (a decision not
+    sent yet included, so a response never asks for more than the cap); `waiting` holds what was
+    submitted past the cap, oldest first (made when first needed: a cached idle run that never
+    waited carries no queue).
+    """
+
+    __slots__ = ("kind", "cap", "open", "waiting")
+
+    def __init__(self, kind: str, cap: int) -> None:
+        self.kind = kind
+        self.cap = cap
+        self.open = 0
+        self.waiting: deque[Any] | None = None
+
+
+_encode_text = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+#: Text fields the decider moves to S3 when they are over their limit (see Decider.prepare).
+_JUMBO_LIMITS = {"input": encoding.MAX_INPUT, "control": encoding.MAX_CONTROL,
+                 "result": encoding.MAX_RESULT, "details": encoding.MAX_DETAILS}
+_ACTIVITY_BASE_BYTES: dict[Activity, int] = {}
+#: The most a continuation timer's StartTimer takes (its id ends with an event id).
+_CONTINUATION_BYTES = 200
+
+
+def _decision_bytes(decision: dict) -> int:
+    """What `decision` takes in the JSON request botocore sends (its separator included), with
+    every field over its limit counted as the jumbo reference the decider puts in its place.
+
+    The engine's own close decisions already fit their reason into SWF's 256 characters."""
+    key = decision_attributes_key(decision["decisionType"])
+    attrs = decision.get(key)
+    extra = 0
+    if attrs:
+        for field, limit in _JUMBO_LIMITS.items():
+            text = attrs.get(field)
+            if text is not None and len(text) > limit:
+                attrs = {**attrs, field: ""}
+                extra += MAX_REFERENCE_JSON
+        if extra:
+            decision = {**decision, key: attrs}
+    return len(json.dumps(decision)) + 2 + extra
+
+
+def _activity_base(task: ActivityTask) -> int:
+    """What the part of a ScheduleActivityTask every call of the activity shares takes."""
+    activity = task.activity
+    base = _ACTIVITY_BASE_BYTES[activity] = len(json.dumps({
+        "decisionType": "ScheduleActivityTask",
+        "scheduleActivityTaskDecisionAttributes": activity.decision_base}))
+    return base
+
+
+def _activity_bytes(task: ActivityTask, activity_id: str) -> int:
+    """`_decision_bytes` of an activity's ScheduleActivityTask, without building it: the part
+    every call of the activity shares is measured once."""
+    base = _ACTIVITY_BASE_BYTES.get(task.activity) or _activity_base(task)
+    text = task.input_text
+    size = base + 2 + 16 + len(_encode_text(activity_id)) + 11  # `, "activityId": `, `, "input": `
+    size += (MAX_REFERENCE_JSON if text is not None and len(text) > encoding.MAX_INPUT
+             else len(_encode_text(text)) if text is not None else 4)
+    if task.priority is not None:
+        size += 18 + len(str(task.priority)) + 2  # `, "taskPriority": "…"`
+    return size
+
+
+def backoff_seconds(refusals: int, key: str) -> int:
+    """Whole seconds to wait before sending a refused decision again: capped exponential, with
+    jitter drawn from `key` (the run, the task and the refusal), so it is the same on every
+    replay without taking numbers from the workflow's own `self.random()`."""
+    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** min(refusals - 1, 16))
+    low = max(1, ceiling // 2)
+    draw = int.from_bytes(hashlib.sha1(key.encode()).digest()[:8], "big") / 2**64
+    return low + int(draw * (ceiling - low + 1))  # whole seconds from `low` to `ceiling`
 
 
 class Marker:
@@ -237,12 +353,14 @@ class ExecutionState:
         run_id: str = "",
         decode: Callable[[str | None], str | None] | None = None,
         max_decisions: int = MAX_DECISIONS,
+        max_decision_bytes: int = MAX_DECISION_BYTES,
     ) -> None:
         self.workflow_cls = workflow_cls
         self.workflow_id = workflow_id
         self.run_id = run_id
         self.decode = decode or _identity
         self.max_decisions = max_decisions
+        self.max_decision_bytes = max_decision_bytes
         self.workflow: Any = None
         self.args: list = []
         self.kwargs: dict = {}
@@ -286,6 +404,7 @@ class ExecutionState:
         self._refusal: str | None = None  # see propose_close
         self._dispatch = _DISPATCH
         self._cancel_hook = self._cancel_future  # one bound method for every future
+        self._init_limits()
 
     @property
     def now(self) -> datetime | None:
@@ -371,8 +490,16 @@ class ExecutionState:
         return f"cannot apply {where} ({event_type})"
 
     def decisions(self) -> list[dict]:
-        """The batch to send for the current decision task (at most `max_decisions`)."""
-        return [cmd.decision for cmd in self._next_batch(self.last_started_event_id)]
+        """The batch to send for the current decision task (at most `max_decisions`, under
+        `max_decision_bytes`), as planned where the decision task started."""
+        pending = self._pending
+        cut = self._batch_cut
+        if cut is None:
+            return [cmd.decision for cmd in pending]
+        batch = [cmd.decision for cmd in pending[:cut]]
+        if self._batch_continuation is not None:
+            batch.append(self._batch_continuation.decision)
+        return batch
 
     def discard(self) -> None:
         """Unwind a suspended `run()` (its finally blocks see GreenletExit) and drop it."""
@@ -388,30 +515,108 @@ class ExecutionState:
                 pass
 
     # ------------------------------------------------------------------ batches
-    def _next_batch(self, started_event_id: int) -> list[Command]:
+    def _plan_batch(self, started_event_id: int) -> None:
+        """Decide, where the decision task starts, how much of `_pending` this response carries.
+
+        All of it, when it fits `max_decisions` and `max_decision_bytes`; else the longest start
+        that fits, plus a zero-second timer whose firing brings the next decision task at once.
+        The plan is kept for `decisions()` and DecisionTaskCompleted (events recorded between
+        the two must not change it). No second continuation timer is started while one is open
+        (its firing is coming), nor one over the timer cap: the rest then waits for the next
+        event.
+        """
         pending = self._pending
+        self._batch_continuation = None
+        count = len(pending)
+        if count <= 1:  # one decision always fits (each field is at most 32 KB once jumbo)
+            self._batch_cut = None
+            return
         limit = self.max_decisions
-        if len(pending) <= limit:
-            return list(pending)
-        # More than one response can carry: send limit-1 and a zero-second timer, whose firing
-        # brings the next decision task at once.
+        budget = self.max_decision_bytes
+        window = pending[:limit] if count > limit else pending
+        sizes: list[int] | None = None
+        if self._bytes_at_most(window) <= budget - _CONTINUATION_BYTES:
+            fit = len(window)  # the bytes cannot bind: only the count can
+        else:
+            sizes = []
+            total = 0
+            for cmd in window:
+                size = cmd.size or self._count_bytes(cmd)
+                total += size
+                if total > budget:
+                    break
+                sizes.append(size)
+            fit = len(sizes)
+        if fit == count:
+            self._batch_cut = None
+            return
+        if self._continuation is not None or self._timer_slots.open >= self.max_open_timers:
+            self._batch_cut = max(1, fit)
+            return
         timer_id = f"{CONTINUE_TIMER_PREFIX}{started_event_id}"
         cont = Command(("timer", timer_id), {
             "decisionType": "StartTimer",
             "startTimerDecisionAttributes": {"timerId": timer_id, "startToFireTimeout": "0"},
         })
-        return pending[: limit - 1] + [cont]
+        cut = min(fit, limit - 1)
+        if sizes is not None:
+            room = budget - _CONTINUATION_BYTES
+            cut = total = 0
+            for size in sizes[: limit - 1]:
+                total += size
+                if total > room:
+                    break
+                cut += 1
+        self._batch_cut = max(1, cut)
+        self._batch_continuation = cont
 
-    def _mark_sent(self, started_event_id: int) -> None:
-        pending = self._pending
-        if len(pending) <= self.max_decisions:
-            batch, self._pending = pending, []
+    def _bytes_at_most(self, window: list[Command]) -> int:
+        """An upper bound of what `window` takes in a request, cheap enough for every decision:
+        an activity counts its shared part, then 6 bytes a character of its id and input (12 if
+        not ASCII), the most JSON ever writes for one; the rest is counted exactly."""
+        total = 0
+        for cmd in window:
+            size = cmd.size
+            if not size:
+                task = cmd.task
+                text = task.input_text if cmd._decision is None else None
+                if text is None or task.input_deps or len(text) > encoding.MAX_INPUT:
+                    size = self._count_bytes(cmd)
+                else:
+                    activity_id = cmd.key[1]
+                    size = (_ACTIVITY_BASE_BYTES.get(task.activity) or _activity_base(task))
+                    size += 80 + (6 if text.isascii() and activity_id.isascii() else 12) * (
+                        len(text) + len(activity_id))
+            total += size
+        return total
+
+    def _count_bytes(self, cmd: Command) -> int:
+        task = cmd.task
+        if cmd._decision is None and isinstance(task, ActivityTask) and not task.input_deps:
+            cmd.size = _activity_bytes(task, cmd.key[1])
         else:
-            batch = self._next_batch(started_event_id)
-            del pending[: self.max_decisions - 1]
+            cmd.size = _decision_bytes(cmd.decision)
+        return cmd.size
+
+    def _mark_sent(self) -> None:
+        """DecisionTaskCompleted: the planned batch went out; it now waits for its events."""
+        pending = self._pending
+        cut = self._batch_cut
         awaiting = self._awaiting
-        for cmd in batch:
+        if cut is None:
+            self._pending = []
+            for cmd in pending:
+                awaiting[cmd.key] = cmd
+            return
+        for cmd in pending[:cut]:
             awaiting[cmd.key] = cmd
+        del pending[:cut]
+        cont = self._batch_continuation
+        if cont is not None:
+            awaiting[cont.key] = cont
+            self._continuation = cont.key[1]
+        self._batch_cut = None
+        self._batch_continuation = None
 
     def _confirm(self, key: tuple, event: dict) -> Command:
         cmd = self._awaiting.pop(key, None)
@@ -453,7 +658,7 @@ class ExecutionState:
             self._glet.switch()
         while not self._close_pending:
             if not (self._to_judge or self._retry_due or self._waiting_deps or self._drivers
-                    or self._throw is not None):
+                    or self._throw is not None or self._held_work):
                 # The common case (run() waits on one thing, nothing else is due): one check.
                 blocked = self._blocked_on
                 if blocked is None or not blocked():
@@ -467,10 +672,14 @@ class ExecutionState:
             if self._retry_due:
                 due, self._retry_due = self._retry_due, []
                 for task in due:
+                    if task.future.done:
+                        continue  # cancelled while its retry was due
                     if isinstance(task, ChildTask):
                         self._schedule_child(task)
                     else:
                         self._schedule_attempt(task)
+            if self._held_work:
+                self._step_held()
             if self._waiting_deps:
                 progressed |= self._release_ready_tasks()
             if self._drivers:
@@ -777,7 +986,17 @@ class ExecutionState:
         return True
 
     def _schedule_attempt(self, task: ActivityTask) -> None:
+        """A new attempt: decided now if an activity slot is free, else when one is."""
         task.attempt += 1
+        slots = self._activity_slots
+        if slots.open < slots.cap and not slots.waiting:  # _take_slot, inlined: every activity
+            slots.open += 1
+            self._send_attempt(task)
+        else:
+            self._take_slot(slots, task)
+
+    def _send_attempt(self, task: ActivityTask) -> None:
+        """Decide the current attempt (it holds a slot already)."""
         activity_id = _activity_id(task.task_id, task.attempt)
         self._by_activity_id[activity_id] = (task, task.attempt)
         task.open_activity_id = activity_id
@@ -802,9 +1021,15 @@ class ExecutionState:
             task.future._set_exception(TaskCancelled(task.task_id))
             return True
         activity_id = task.open_activity_id
+        if self._unhold(task) or activity_id is None:
+            # Waiting for a slot, for a back-off, or for its retry: nothing open to cancel.
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return True
         for i, cmd in enumerate(self._pending):  # not sent yet: just don't send it
             if cmd.key == ("activity", activity_id):
                 del self._pending[i]
+                self._activity_slots.open -= 1
+                task.open_activity_id = None
                 task.future._set_exception(TaskCancelled(task.task_id))
                 return True
         self._pending.append(Command(("cancel-activity", activity_id), {
@@ -823,16 +1048,27 @@ class ExecutionState:
             raise ValueError(f"timer {timer_id!r} was already started in this run")
         future = Future(timer_id, self)
         future._cancel = self._cancel_hook
-        timer = TimerTask(timer_id, seconds, future)
+        timer = TimerTask(timer_id, seconds, future, whole)
         self._timers[timer_id] = timer
         self._tasks[timer_id] = timer
-        self._pending.append(Command(("timer", timer_id), {
+        if self._take_slot(self._timer_slots, timer):
+            self._send_timer(timer)
+        return future
+
+    def _send_timer(self, timer: TimerTask) -> None:
+        """Decide a StartTimer (the timer holds a slot already)."""
+        timer.open = True
+        self._pending.append(Command(("timer", timer.timer_id), {
             "decisionType": "StartTimer",
             "startTimerDecisionAttributes": {
-                "timerId": timer_id, "startToFireTimeout": str(whole),
+                "timerId": timer.timer_id, "startToFireTimeout": str(timer.whole),
             },
         }, timer))
-        return future
+
+    def _timer_closed(self, timer: TimerTask) -> None:
+        if timer.open:
+            timer.open = False
+            self._timer_slots.open -= 1
 
     def cancel_timer(self, timer_id: str) -> bool:
         timer = self._timers.get(timer_id)
@@ -840,9 +1076,13 @@ class ExecutionState:
             return False
         timer.cancel_requested = True
         timer.future._seen = _futures.OBSERVED  # cancelled on purpose: not a surprise failure
+        if self._unhold(timer) or not timer.open:  # never decided, or refused: nothing to cancel
+            timer.future._set_exception(TaskCancelled(timer_id))
+            return True
         for i, cmd in enumerate(self._pending):
             if cmd.key == ("timer", timer_id):
                 del self._pending[i]
+                self._timer_closed(timer)
                 timer.future._set_exception(TaskCancelled(timer_id))
                 return True
         self._pending.append(Command(("cancel-timer", timer_id), {
@@ -862,6 +1102,8 @@ class ExecutionState:
 
         judged, self._to_judge = self._to_judge, []
         for task, failure in judged:
+            if task.future.done:
+                continue  # cancelled meanwhile
             if isinstance(task, ChildTask) and getattr(task.workflow_cls, "_replayflow_machinery",
                                                        False):
                 task.future._set_exception(failure)  # sync.py's own children: not the user's
@@ -891,6 +1133,127 @@ class ExecutionState:
             else:
                 task.future._set_exception(failure)
 
+    # SWF's open-item limits and refusals ------------------------------------------------------
+    def _init_limits(self) -> None:
+        cls = self.workflow_cls
+        self.max_open_timers = getattr(cls, "max_open_timers", MAX_OPEN)
+        self._activity_slots = OpenSlots("activities", getattr(cls, "max_open_activities",
+                                                               MAX_OPEN))
+        # One timer slot stays free for the continuation timer of a split response (see
+        # _plan_batch): without it, a run holding 1,000 long timers could not send the rest of
+        # a batch before one of them fired.
+        self._timer_slots = OpenSlots("timers", max(1, self.max_open_timers - 1))
+        self._child_slots = OpenSlots("children", getattr(cls, "max_open_children", MAX_OPEN))
+        self._continuation: str | None = None  # the continuation timer sent and not fired yet
+        self._batch_cut: int | None = None  # see _plan_batch
+        self._batch_continuation: Command | None = None
+        self._refused: list[Any] = []  # refused for a limit or a rate: back-off to start
+        self._resend: list[Any] = []  # back-off over: send again
+        self._held_work = False  # something above, or something waiting for a slot
+        #: True once anything had to wait for a slot: the decider then reports the waiting in
+        #: every answer's execution context (see `waiting`).
+        self.ever_waited = False
+
+    def _take_slot(self, slots: OpenSlots, item: Any) -> bool:
+        """True if `item` may be decided now (it then counts as open); else it waits its turn."""
+        if slots.open < slots.cap and not slots.waiting:
+            slots.open += 1
+            return True
+        item.held = HELD_FOR_SLOT
+        if slots.waiting is None:
+            slots.waiting = deque()
+        slots.waiting.append(item)
+        self._held_work = self.ever_waited = True
+        return False
+
+    def _step_held(self) -> None:
+        """At a decision point: start back-off timers for refused decisions, send again those
+        whose back-off is over, then give free slots to what waits, oldest first."""
+        if self._refused:
+            refused, self._refused = self._refused, []
+            for item in refused:
+                if not item.future.done:
+                    self._start_backoff(item)
+        if self._resend:
+            resend, self._resend = self._resend, []
+            for item in resend:
+                item.held = None
+                if not item.future.done:
+                    self._send_again(item)
+        for slots, send in ((self._activity_slots, self._send_attempt),
+                            (self._timer_slots, self._send_timer),
+                            (self._child_slots, self._send_child)):
+            waiting = slots.waiting
+            while waiting and slots.open < slots.cap:
+                item = waiting.popleft()
+                item.held = None
+                slots.open += 1
+                send(item)
+        self._held_work = bool(self._refused or self._resend or self._activity_slots.waiting
+                               or self._timer_slots.waiting or self._child_slots.waiting)
+
+    def _start_backoff(self, item: Any) -> None:
+        """A durable timer, then the same decision again (the same activity id, timer id or
+        child workflow id: SWF never opened it, and it is not a new attempt)."""
+        item.refusals += 1
+        ident = item.timer_id if isinstance(item, TimerTask) else item.task_id
+        seconds = backoff_seconds(item.refusals, f"{self.run_id}|{ident}|{item.refusals}")
+        timer = self.start_timer(fit_id(f"{BACKOFF_TIMER_PREFIX}{ident}", f"-{item.refusals}"),
+                                 seconds, "back-off")
+        timer._seen = _futures.OBSERVED  # the engine's own: its outcome is never a surprise
+        timer._add_done_callback(lambda _f, item=item: self._backoff_over(item))
+
+    def _backoff_over(self, item: Any) -> None:
+        self._resend.append(item)
+        self._held_work = True
+
+    def _send_again(self, item: Any) -> None:
+        if isinstance(item, ActivityTask):
+            if self._take_slot(self._activity_slots, item):
+                self._send_attempt(item)
+        elif isinstance(item, TimerTask):
+            if self._take_slot(self._timer_slots, item):
+                self._send_timer(item)
+        elif self._take_slot(self._child_slots, item):
+            self._send_child(item)
+
+    def _unhold(self, item: Any) -> bool:
+        """Forget a task that waits (for a slot or a back-off): True if it was waiting."""
+        if item.held is None:
+            return False
+        if item.held == HELD_FOR_SLOT:
+            slots = (self._timer_slots if isinstance(item, TimerTask) else self._child_slots
+                     if isinstance(item, ChildTask) else self._activity_slots)
+            slots.waiting.remove(item)  # type: ignore[union-attr] - it waits there
+        item.held = None
+        return True
+
+    def waiting(self, listed: int = 10) -> dict[str, Any]:
+        """What waits for a free slot, for operators (the decider sends it as the execution
+        context of each answer once anything waited; workflow.tasks and workflow.info read it).
+
+        `open` and `waiting` count by kind; `next` names the first `listed` waiting tasks of
+        each kind, in the order they will be scheduled, as [kind, task id, name].
+        """
+        out: dict[str, Any] = {"open": {}, "waiting": {}, "max_open": {}, "next": []}
+        for slots, kind in ((self._activity_slots, "activity"), (self._timer_slots, "timer"),
+                            (self._child_slots, "child_workflow")):
+            out["open"][slots.kind] = slots.open + (
+                1 if kind == "timer" and self._continuation is not None else 0)
+            out["waiting"][slots.kind] = len(slots.waiting or ())
+            out["max_open"][slots.kind] = (self.max_open_timers if kind == "timer"
+                                           else slots.cap)
+            for i, item in enumerate(slots.waiting or ()):
+                if i == listed:
+                    break
+                if isinstance(item, TimerTask):
+                    out["next"].append([kind, item.timer_id, item.timer_id])
+                elif isinstance(item, ChildTask):
+                    out["next"].append([kind, item.task_id, item.workflow_cls.type_name()])
+                else:
+                    out["next"].append([kind, item.task_id, item.activity.name])
+        return out
+
     # child workflows ----------------------------------------------------------------------------
     def child_class(self, workflow_id: str) -> type | None:
         """The workflow class this run started (or will start) as child `workflow_id`."""
@@ -917,12 +1280,18 @@ class ExecutionState:
         return self._start_task(task, deps)
 
     def _schedule_child(self, task: ChildTask) -> None:
+        """A new attempt: decided now if a child slot is free, else when one is."""
         task.attempt += 1
+        base_id = task.options.get("workflow_id") or f"{self.workflow_id}--{task.task_id}"
+        task.workflow_id = fit_id(base_id, "" if task.attempt == 1 else f"--{task.attempt}")
+        if self._take_slot(self._child_slots, task):
+            self._send_child(task)
+
+    def _send_child(self, task: ChildTask) -> None:
+        """Decide a StartChildWorkflowExecution for the current attempt (it holds a slot)."""
         cls = task.workflow_cls
         opts = task.options
-        base_id = opts.get("workflow_id") or f"{self.workflow_id}--{task.task_id}"
-        workflow_id = fit_id(base_id, "" if task.attempt == 1 else f"--{task.attempt}")
-        task.workflow_id = workflow_id
+        workflow_id = task.workflow_id
         attrs: dict[str, Any] = {
             "workflowType": {"name": cls.type_name(), "version": cls.version},
             "workflowId": workflow_id,
@@ -954,9 +1323,13 @@ class ExecutionState:
             self._waiting_deps.remove(task)
             task.future._set_exception(TaskCancelled(task.task_id))
             return True
+        if self._unhold(task):  # waiting for a slot or a back-off: never started
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return True
         for i, cmd in enumerate(self._pending):
             if cmd.key == ("child", task.workflow_id):
                 del self._pending[i]
+                self._child_slots.open -= 1
                 task.future._set_exception(TaskCancelled(task.task_id))
                 return True
         attrs = {"workflowId": task.workflow_id}
@@ -1118,16 +1491,18 @@ class ExecutionState:
         self.last_started_event_id = event["eventId"]
         self._stamp = event["eventTimestamp"]
         self._advance()
+        if len(self._pending) > 1 or self._batch_cut is not None:
+            self._plan_batch(event["eventId"])
 
     def _on_decision_completed(self, event: dict, attrs: dict) -> None:
         pending = self._pending
-        if len(pending) <= self.max_decisions:  # _mark_sent's common case, inlined
+        if self._batch_cut is None:  # _mark_sent's common case, inlined
             self._pending = []
             awaiting = self._awaiting
             for cmd in pending:
                 awaiting[cmd.key] = cmd
         else:
-            self._mark_sent(attrs.get("startedEventId", self.last_started_event_id))
+            self._mark_sent()
 
     def _on_activity_scheduled(self, event: dict, attrs: dict) -> None:
         key = ("activity", attrs["activityId"])
@@ -1150,16 +1525,36 @@ class ExecutionState:
             task.future.state = _futures.SCHEDULED
 
     def _on_schedule_activity_failed(self, event: dict, attrs: dict) -> None:
+        """SWF never opened it. A limit or a rate: sent again after a back-off (not an attempt);
+        anything else is a failure for on_task_failure."""
         cmd = self._confirm_failed("activity", attrs.get("activityId"), event)
         task: ActivityTask = cmd.task
+        self._activity_slots.open -= 1
+        task.open_activity_id = None
+        if task.future.done or cmd.attempt != task.attempt:
+            return
+        if task.cancel_requested:
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return
         cause = attrs.get("cause", "unknown cause")
-        task.future._set_exception(TaskFailed(
+        if cause in RETRYABLE_SCHEDULE_CAUSES:
+            self._refuse(task)
+            return
+        failure = TaskFailed(
             task.task_id,
             f"SWF refused to schedule activity {task.activity.name} "
             f"version {task.activity.version}: {cause}",
             {"cause": cause},
             error_type="ScheduleActivityTaskFailed", message=cause,
-        ))
+        )
+        task.last_failure = failure
+        self._to_judge.append((task, failure))
+
+    def _refuse(self, item: Any) -> None:
+        """Refused for a limit or a rate: a back-off timer is decided at the next decision point."""
+        item.held = HELD_FOR_BACKOFF
+        self._refused.append(item)
+        self._held_work = True
 
     def _attempt_of(self, attrs: dict) -> tuple[ActivityTask, int] | None:
         return self._by_scheduled_event.get(attrs["scheduledEventId"])
@@ -1175,6 +1570,7 @@ class ExecutionState:
         found = self._by_scheduled_event.get(attrs["scheduledEventId"])
         if found is None:
             return
+        self._activity_slots.open -= 1
         task = found[0]
         task.open_activity_id = None
         future = task.future
@@ -1188,6 +1584,7 @@ class ExecutionState:
         found = self._attempt_of(attrs)
         if found is None:
             return
+        self._activity_slots.open -= 1
         task, attempt = found
         task.open_activity_id = None
         reason = attrs.get("reason") or "unknown reason"
@@ -1206,6 +1603,7 @@ class ExecutionState:
         found = self._attempt_of(attrs)
         if found is None:
             return
+        self._activity_slots.open -= 1
         task, attempt = found
         task.open_activity_id = None
         timeout_type = attrs.get("timeoutType", "UNKNOWN")
@@ -1236,6 +1634,7 @@ class ExecutionState:
         found = self._attempt_of(attrs)
         if found is None:
             return
+        self._activity_slots.open -= 1
         task, _attempt = found
         task.open_activity_id = None
         if not task.future.done:
@@ -1260,23 +1659,43 @@ class ExecutionState:
                 timer.future.state = _futures.RUNNING
 
     def _on_start_timer_failed(self, event: dict, attrs: dict) -> None:
+        """A limit or a rate: started again after a back-off. Anything else fails the timer's
+        future (so run() never takes a timer SWF refused for one that fired)."""
         timer_id = self._confirm_failed("timer", attrs.get("timerId"), event).key[1]
         timer = self._timers.get(timer_id)
-        if timer is not None and not timer.future.done:
-            timer.future._set_exception(TaskFailed(
-                timer_id, f"SWF refused to start timer {timer_id}: {attrs.get('cause')}"))
+        if timer is None:
+            if timer_id == self._continuation:  # its StartTimerFailed brings a decision task
+                self._continuation = None
+            return
+        self._timer_closed(timer)
+        if timer.future.done:
+            return
+        cause = attrs.get("cause", "unknown cause")
+        if cause in RETRYABLE_SCHEDULE_CAUSES:
+            self._refuse(timer)
+            return
+        timer.future._set_exception(TaskFailed(
+            timer_id, f"SWF refused to start timer {timer_id}: {cause}", {"cause": cause},
+            error_type="StartTimerFailed", message=cause))
 
     def _on_timer_fired(self, event: dict, attrs: dict) -> None:
         timer = self._timers.get(attrs["timerId"])
-        if timer is not None and not timer.future.done:
+        if timer is None:
+            if attrs["timerId"] == self._continuation:
+                self._continuation = None
+            return
+        self._timer_closed(timer)
+        if not timer.future.done:
             timer.future._set_result(None)
 
     def _on_timer_canceled(self, event: dict, attrs: dict) -> None:
         timer_id = attrs["timerId"]
         self._confirm(("cancel-timer", timer_id), event)
         timer = self._timers.get(timer_id)
-        if timer is not None and not timer.future.done:
-            timer.future._set_exception(TaskCancelled(timer_id))
+        if timer is not None:
+            self._timer_closed(timer)
+            if not timer.future.done:
+                timer.future._set_exception(TaskCancelled(timer_id))
 
     def _on_cancel_timer_failed(self, event: dict, attrs: dict) -> None:
         # Typically the timer fired first: TimerFired already resolved the future.
@@ -1348,13 +1767,23 @@ class ExecutionState:
             raise NonDeterministicWorkflow(
                 f"event {event['eventId']} is for child workflow {workflow_id!r}, which "
                 "the current workflow code never started")
+        if cmd is not None or task.initiated:
+            self._child_slots.open -= 1  # it held a slot, and no close event will come for it
+            task.initiated = False
+        if task.future.done or workflow_id != task.workflow_id:
+            return
+        if task.cancel_requested:
+            task.future._set_exception(TaskCancelled(task.task_id))
+            return
         cause = attrs.get("cause", "unknown cause")
+        if cause in RETRYABLE_SCHEDULE_CAUSES:
+            self._refuse(task)  # the same workflow id again: it never started
+            return
         failure = TaskFailed(task.task_id, f"SWF refused to start child workflow "
                              f"{workflow_id}: {cause}", {"cause": cause},
                              error_type="StartChildWorkflowExecutionFailed", message=cause)
-        if not task.future.done:
-            task.last_failure = failure
-            self._to_judge.append((task, failure))
+        task.last_failure = failure
+        self._to_judge.append((task, failure))
 
     def _child_of(self, attrs: dict) -> ChildTask | None:
         task = self._children_by_initiated.get(attrs.get("initiatedEventId", -1))
@@ -1371,13 +1800,21 @@ class ExecutionState:
             if not task.future.done:
                 task.future.state = _futures.RUNNING
 
-    def _on_child_completed(self, event: dict, attrs: dict) -> None:
+    def _child_closed(self, attrs: dict) -> ChildTask | None:
+        """The child a close event is for; its slot is free from now on."""
         task = self._child_of(attrs)
+        if task is not None:
+            self._child_slots.open -= 1
+            task.initiated = False
+        return task
+
+    def _on_child_completed(self, event: dict, attrs: dict) -> None:
+        task = self._child_closed(attrs)
         if task is not None and not task.future.done:
             task.future._set_result(encoding.loads(self.decode(attrs.get("result"))))
 
     def _on_child_failed(self, event: dict, attrs: dict) -> None:
-        task = self._child_of(attrs)
+        task = self._child_closed(attrs)
         if task is None or task.future.done:
             return
         event_type = event["eventType"]

@@ -17,6 +17,7 @@ from support.cli import run_cli
 
 from examples.dag import PageWorkflow
 from examples.determinism import RaffleWorkflow
+from examples.long_loop import EVENTS_PER_RUN
 from examples.sync import BatchWorkflow
 from replayflow.testing import replay
 
@@ -27,6 +28,7 @@ EXAMPLES = {
     "children": ("examples.children.InventoryWorkflow", '[["eu", "us", "nowhere"]]'),
     "cancellation": ("examples.cancellation.DeadlineWorkflow", "[1]"),
     "continue_as_new": ("examples.continue_as_new.PagingWorkflow", "[7, 3]"),
+    "long_loop": ("examples.long_loop.TickerWorkflow", "[3000]"),
     "canvas": ("examples.canvas.ThumbnailWorkflow", '[["cat.png", "dog.png", "owl.png"], 2]'),
     "failure_policy": ("examples.failure_policy.ResilientWorkflow", None),
     "determinism": ("examples.determinism.RaffleWorkflow", '[["ann", "bob", "cid"]]'),
@@ -94,6 +96,16 @@ def test_cancellation(runs):
 
 def test_continue_as_new(runs):
     assert output(runs, "continue_as_new") == {"pages": 7, "total": 28, "runs": 3}
+
+
+def test_long_loop_keeps_every_run_short(runs):
+    assert output(runs, "long_loop") == {"ticks": 3000, "total": 3 * sum(range(3000)),
+                                         "runs": 4}
+    data = json.loads(runs["long_loop"][1].read_text())
+    sizes = [len(run["events"]) for run in data["previousRuns"]] + [len(data["events"])]
+    assert len(sizes) == 4
+    assert all(size <= EVENTS_PER_RUN + 10 for size in sizes)  # never near 10,000
+    assert "continue_as_new" not in runs["long_loop"][0].stderr  # no long-history warning
 
 
 def test_canvas(runs):

@@ -50,6 +50,8 @@ RECORDED = [
     ("support.workflows.ChainWorkflow", [6]),
     ("support.workflows.FanOutWorkflow", [150]),  # more than one response's worth
     ("support.workflows.HandledFailureWorkflow", []),
+    ("support.limit_workflows.Capped", [6]),  # every kind of task waiting for a slot
+    ("support.limit_workflows.BigInputs", [40, 30_000]),  # responses split by size
 ]
 
 
