@@ -1,19 +1,38 @@
-"""Run moto's server on 127.0.0.1, optionally with a shorter SWF empty-poll sleep.
+"""Run moto's server on 127.0.0.1, optionally patched to behave more like the real service.
 
-moto 5.x has no long poll: when PollForDecisionTask / PollForActivityTask finds no task, the
-backend calls `sleep(1)` (moto/swf/models/__init__.py, `from time import sleep`) so naive clients
-do not spin. Tests poll often, so a whole second per empty poll makes them slow; `--poll-sleep S`
-swaps that module-level `sleep` for one that waits S seconds instead. This patch is test support
-only: the library never touches moto.
+Every patch here is test and bench support only: the library never touches moto.
 
-Usage: python tests/support/run_moto.py --port PORT [--poll-sleep SECONDS]
+- `--poll-sleep S`: moto 5.x has no long poll: when PollForDecisionTask / PollForActivityTask
+  finds no task, the backend calls `sleep(1)` (moto/swf/models/__init__.py, `from time import
+  sleep`) so naive clients do not spin. Tests poll often, so a whole second per empty poll makes
+  them slow; this swaps that module-level `sleep` for one that waits S seconds instead.
+- `--count-calls`: count the calls served, by operation (GET /_harness/calls answers the counts
+  as JSON; empty polls are counted apart).
+- `--keep-alive` (implies `--count-calls`): werkzeug's development server answers every request
+  with `Connection: close`, so each call costs the client a new TCP connection (AWS keeps
+  connections open). This serves moto's application with HTTP/1.1 keep-alive instead.
+- `--open-scan`: every moto SWF call first looks for timeouts in every execution of every
+  domain, closed ones included, which makes a call's cost grow with the executions ever run.
+  A closed execution never has a timeout to process (each `first_timeout` returns None for it),
+  so this skips them: the same results, at the cost of the open executions only.
+
+Usage: python tests/support/run_moto.py --port PORT [--poll-sleep S] [--count-calls]
+       [--keep-alive] [--open-scan]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import io
+import json
 import sys
+import threading
 import time
+from typing import Any
+
+#: The path that answers the call counts (never an AWS path).
+CALLS_PATH = "/_harness/calls"
 
 
 def patch_swf_poll_sleep(seconds: float) -> None:
@@ -33,6 +52,120 @@ def patch_swf_poll_sleep(seconds: float) -> None:
     swf_models.sleep = short_sleep
 
 
+def patch_swf_open_scan() -> None:
+    """Look for timeouts in open executions only (closed ones have none: same answers)."""
+    from moto.swf.models import SWFBackend
+
+    def process_timeouts(self: Any) -> None:
+        for domain in self.domains:
+            for execution in domain.workflow_executions:
+                if execution.open:
+                    execution._process_timeouts()
+
+    if not hasattr(SWFBackend, "_process_timeouts"):
+        raise RuntimeError("moto's SWFBackend has no _process_timeouts any more; "
+                           "update tests/support/run_moto.py for this moto version")
+    SWFBackend._process_timeouts = process_timeouts
+
+
+class CallCounter:
+    """Calls served, by operation (X-Amz-Target, or `s3 METHOD`); empty polls apart."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.counts: collections.Counter[str] = collections.Counter()
+
+    def add(self, operation: str) -> None:
+        with self._lock:
+            self.counts[operation] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self.counts)
+
+
+def harness_handler(counter: CallCounter, keep_alive: bool) -> type:
+    """moto's request handler, counting calls, with HTTP/1.1 keep-alive if asked.
+
+    werkzeug closes every connection because the standard library's server cannot tell where
+    an unread request body ends; this handler reads each body whole before calling the
+    application, so the next request line is always where the stream stands.
+    """
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+    class HarnessRequestHandler(MotoRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def run_wsgi(self) -> None:
+            if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+                self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.environ = environ = self.make_environ()
+            if environ.get("wsgi.input_terminated"):  # chunked: werkzeug dechunks it
+                body = environ["wsgi.input"].read()
+                del environ["wsgi.input_terminated"]
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            if self.command == "GET" and self.path == CALLS_PATH:
+                self._answer("200 OK", [("Content-Type", "application/json")],
+                             json.dumps(counter.snapshot()).encode())
+                return
+            target = self.headers.get("X-Amz-Target")
+            operation = target.rpartition(".")[2] if target else f"s3 {self.command}"
+            status: list[Any] = []
+            chunks: list[bytes] = []
+
+            def start_response(status_line: str, headers: list[tuple[str, str]],
+                               exc_info: Any = None) -> Any:
+                status[:] = [status_line, headers]
+                return chunks.append
+
+            try:
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+            except Exception as exc:  # noqa: BLE001 - answer 500, as werkzeug does
+                self.server.log("error", f"Error on request: {exc!r}")
+                status[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+                chunks[:] = [b"Internal Server Error"]
+            data = b"".join(chunks)
+            if operation.startswith("PollFor") and b"taskToken" not in data:
+                operation += " (empty)"
+            counter.add(operation)
+            self._answer(status[0], status[1], data)
+
+        def _answer(self, status_line: str, headers: list[tuple[str, str]],
+                    data: bytes) -> None:
+            code, _, message = status_line.partition(" ")
+            self.send_response(int(code), message)
+            head = self.command == "HEAD"
+            for key, value in headers:
+                lowered = key.lower()
+                if lowered in ("connection", "transfer-encoding") or (
+                        lowered == "content-length" and not head):
+                    continue
+                self.send_header(key, value)
+            if not keep_alive:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            if not head:
+                self.send_header("Content-Length", str(len(data)))
+                # Head and body in one write: two small segments would meet the client's
+                # delayed ACK (40 ms a call).
+                self._headers_buffer.append(b"\r\n" + data)
+                self.flush_headers()
+            else:
+                self.end_headers()
+
+    return HarnessRequestHandler
+
+
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, apply the optional patch, then serve until killed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,14 +177,26 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="seconds moto's SWF waits on an empty poll (moto's own default: 1)",
     )
+    parser.add_argument("--count-calls", action="store_true",
+                        help=f"count calls by operation (GET {CALLS_PATH})")
+    parser.add_argument("--keep-alive", action="store_true",
+                        help="serve HTTP/1.1 keep-alive connections (and count calls)")
+    parser.add_argument("--open-scan", action="store_true",
+                        help="look for timeouts in open executions only")
     args = parser.parse_args(argv)
     if args.poll_sleep is not None:
         patch_swf_poll_sleep(args.poll_sleep)
+    if args.open_scan:
+        patch_swf_open_scan()
 
-    from moto.server import main as moto_main
+    import moto.server
 
+    if args.keep_alive or args.count_calls:
+        # moto.server.main passes this module-level name to werkzeug's run_simple.
+        moto.server.MotoRequestHandler = harness_handler(  # type: ignore[misc]
+            CallCounter(), args.keep_alive)
     sys.stdout.flush()
-    moto_main(["-H", args.host, "-p", str(args.port)])
+    moto.server.main(["-H", args.host, "-p", str(args.port)])
 
 
 if __name__ == "__main__":
