@@ -73,6 +73,7 @@ from ..errors import (
     UserError,
 )
 from ..history import CLOSE_STATUS, gc_paused, stamps_to_datetimes
+from .aws_json import DirectCaller, direct_caller
 from .base import Duration, default_identity
 
 log = logging.getLogger(__name__)
@@ -243,13 +244,9 @@ def _engine_decoder(operation_model: Any) -> Callable[[bytes], Any]:
     return decoder
 
 
-def _parse_history_response(response_dict: dict, customized_response_dict: dict,
-                            operation_model: Any = None, **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
-        return
-    body = response_dict.get("body")
-    if not body:
-        return
+def _decode_history(operation_model: Any, body: bytes) -> dict[str, Any] | None:
+    """A history-carrying response (the engine's view if this thread asked for it); None if
+    the body is not a JSON object."""
     with gc_paused():
         data = None
         if operation_model is not None and getattr(_engine_view, "on", False):
@@ -259,11 +256,60 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
             try:
                 data = _decode_json(body)
             except msgspec.DecodeError:
-                return  # leave it to botocore, which reports malformed responses its own way
-    if not isinstance(data, dict):
+                return None
+    return data if isinstance(data, dict) else None
+
+
+def _parse_history_response(response_dict: dict, customized_response_dict: dict,
+                            operation_model: Any = None, **_: Any) -> None:
+    if response_dict.get("status_code") != 200:
         return
+    body = response_dict.get("body")
+    if not body:
+        return
+    data = _decode_history(operation_model, body)
+    if data is None:
+        return  # leave it to botocore, which reports malformed responses its own way
     customized_response_dict.update(data)
     response_dict["body"] = b"{}"
+
+
+#: The calls made per decision and per activity task, made without botocore's request machinery
+#: (aws_json.py) unless REPLAYFLOW_DIRECT_CALLS is off. None of them sends or receives a
+#: timestamp or a blob, the two types a plain JSON body would get wrong (histories keep SWF's
+#: epoch seconds: see above); a test holds the list to that.
+DIRECT_OPERATIONS = frozenset({
+    "PollForDecisionTask", "RespondDecisionTaskCompleted", "GetWorkflowExecutionHistory",
+    "PollForActivityTask", "RespondActivityTaskCompleted", "RespondActivityTaskFailed",
+    "RespondActivityTaskCanceled", "RecordActivityTaskHeartbeat", "StartWorkflowExecution",
+})
+DIRECT_CALLS_ENV = "REPLAYFLOW_DIRECT_CALLS"
+
+
+def direct_calls_enabled() -> bool:
+    """REPLAYFLOW_DIRECT_CALLS: on unless 0, false, no or off."""
+    raw = os.environ.get(DIRECT_CALLS_ENV, "").strip().lower()
+    return raw not in ("0", "false", "no", "off")
+
+
+def _parse_direct(operation_model: Any, body: bytes) -> dict[str, Any]:
+    """A direct call's response, as botocore (with the history hook above) would give it."""
+    if not body:
+        return {}
+    if operation_model.name in _HISTORY_OPERATIONS:
+        data = _decode_history(operation_model, body)
+    else:
+        data = _decode_json(body)
+    if not isinstance(data, dict):
+        raise bexc.ResponseParserError(f"{operation_model.name}: not a JSON object")
+    return data
+
+
+def swf_direct_caller(client: Any) -> DirectCaller | None:
+    """The direct caller for an SWF client's hot calls, or None (off, or not applicable)."""
+    if not direct_calls_enabled():
+        return None
+    return direct_caller(client, parse=_parse_direct, max_attempts=connection_retries())
 
 
 def s3_client(**kwargs: Any) -> Any:
@@ -439,9 +485,14 @@ class SwfBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.domain = domain
-        self.client = client or swf_client(
-            profile=profile, region=region, endpoint_url=endpoint_url
-        )
+        #: A client handed in is used as is (a test's Stubber sees every call); our own also
+        #: gets a direct caller for the hot calls.
+        self._direct: DirectCaller | None = None
+        if client is None:
+            client = swf_client(profile=profile, region=region, endpoint_url=endpoint_url)
+            self._direct = swf_direct_caller(client)
+        self.client = client
+        self._api_names: dict[str, str] = client.meta.method_to_api_mapping
         self._sleep = sleep
 
     @property
@@ -452,7 +503,14 @@ class SwfBackend:
     def _call(self, operation: str, *, context: Mapping[str, Any] | None = None,
               **params: Any) -> dict[str, Any]:
         """One API call with translated errors and a last line of defence against throttling."""
-        method = getattr(self.client, operation)
+        api_name = self._api_names.get(operation, "")
+        if self._direct is not None and api_name in DIRECT_OPERATIONS:
+            direct = self._direct
+
+            def method(**params: Any) -> dict[str, Any]:
+                return direct.call(api_name, params)
+        else:
+            method = getattr(self.client, operation)
         delay = THROTTLE_BASE_DELAY
         round_ = 0
         while True:
