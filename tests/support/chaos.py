@@ -49,7 +49,8 @@ def _record(log_path: str, event: str) -> None:
     """One line, one write(2) on an O_APPEND descriptor: lines from processes never interleave."""
     ctx = activity.context()
     line = json.dumps({"workflow": ctx.workflow_id, "task": ctx.task_id, "attempt": ctx.attempt,
-                       "activity_id": ctx.activity_id, "event": event, "pid": os.getpid()})
+                       "activity_id": ctx.activity_id, "event": event, "pid": os.getpid(),
+                       "time": round(time.time(), 3)})
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         os.write(fd, (line + "\n").encode())

@@ -11,19 +11,27 @@ Every patch here is test and bench support only: the library never touches moto.
 - `--keep-alive` (implies `--count-calls`): werkzeug's development server answers every request
   with `Connection: close`, so each call costs the client a new TCP connection (AWS keeps
   connections open). This serves moto's application with HTTP/1.1 keep-alive instead.
+- `--swf-fidelity`: two of moto's departures from SWF that a test or a bench would otherwise
+  take for ours. moto's SWF model has no locks, and its server runs each request on its own
+  thread: two polls arriving together can both take the same task (SWF hands a task out once).
+  Every SWF call (and a timer firing) runs under one lock here, released during an empty
+  poll's sleep. And moto starts an activity's heartbeat clock when the task is scheduled, and
+  applies it to a task still waiting in its queue: a task that waited longer than its heartbeat
+  timeout times out as soon as it starts. SWF starts that clock when the task starts.
 - `--open-scan`: every moto SWF call first looks for timeouts in every execution of every
   domain, closed ones included, which makes a call's cost grow with the executions ever run.
   A closed execution never has a timeout to process (each `first_timeout` returns None for it),
   so this skips them: the same results, at the cost of the open executions only.
 
 Usage: python tests/support/run_moto.py --port PORT [--poll-sleep S] [--count-calls]
-       [--keep-alive] [--open-scan]
+       [--keep-alive] [--swf-fidelity] [--open-scan]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import functools
 import io
 import json
 import sys
@@ -49,7 +57,50 @@ def patch_swf_poll_sleep(seconds: float) -> None:
     def short_sleep(_requested: float) -> None:
         real_sleep(seconds)
 
+    short_sleep.seconds = seconds  # type: ignore[attr-defined]  # read by patch_swf_fidelity
     swf_models.sleep = short_sleep
+
+
+def patch_swf_fidelity() -> None:
+    """Atomic SWF calls, and heartbeat timeouts that run from an activity's start (see above).
+    Apply after patch_swf_poll_sleep: the empty-poll sleep is rebuilt to release the lock."""
+    import moto.swf.models as swf_models
+    from moto.swf.models.activity_task import ActivityTask
+    from moto.swf.models.workflow_execution import WorkflowExecution
+
+    calls = threading.Condition(threading.RLock())
+
+    def serialised(method: Any) -> Any:
+        @functools.wraps(method)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with calls:
+                return method(*args, **kwargs)
+        return call
+
+    for name, member in list(vars(swf_models.SWFBackend).items()):
+        if not name.startswith("_") and callable(member):
+            setattr(swf_models.SWFBackend, name, serialised(member))
+    WorkflowExecution._fire_timer = serialised(WorkflowExecution._fire_timer)
+    seconds = getattr(swf_models.sleep, "seconds", None)
+
+    def sleep_unlocked(requested: float) -> None:
+        with calls:  # held already (re-entrant): wait() releases it for the whole sleep
+            calls.wait(seconds if seconds is not None else requested)
+
+    swf_models.sleep = sleep_unlocked
+
+    started = ActivityTask.start
+    first_timeout = ActivityTask.first_timeout
+
+    def start(self: Any, started_event_id: int) -> None:
+        started(self, started_event_id)
+        self.reset_heartbeat_clock()
+
+    def heartbeat_timeout_once_started(self: Any) -> Any:
+        return first_timeout(self) if self.state == "STARTED" else None
+
+    ActivityTask.start = start
+    ActivityTask.first_timeout = heartbeat_timeout_once_started
 
 
 def patch_swf_open_scan() -> None:
@@ -181,11 +232,15 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"count calls by operation (GET {CALLS_PATH})")
     parser.add_argument("--keep-alive", action="store_true",
                         help="serve HTTP/1.1 keep-alive connections (and count calls)")
+    parser.add_argument("--swf-fidelity", action="store_true",
+                        help="atomic SWF calls; heartbeat timeouts from an activity's start")
     parser.add_argument("--open-scan", action="store_true",
                         help="look for timeouts in open executions only")
     args = parser.parse_args(argv)
     if args.poll_sleep is not None:
         patch_swf_poll_sleep(args.poll_sleep)
+    if args.swf_fidelity:
+        patch_swf_fidelity()
     if args.open_scan:
         patch_swf_open_scan()
 
