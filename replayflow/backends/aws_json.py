@@ -4,8 +4,8 @@ A decision costs two SWF calls, and through botocore each call costs about a mil
 before the service has done anything: its event hooks, its request objects, its signer, urllib3's
 pool and response wrappers. This caller does what those calls need and nothing else: a JSON body,
 a SigV4 signature (its key derived once a day), a persistent HTTP/1.1 connection per thread, and
-the raw response body handed to the caller's parser; about a quarter of the cost (measured
-against moto: 0.30 ms against 1.19 ms of client CPU per empty poll).
+the raw response read by hand and handed to the caller's parser: a fifth of the cost (measured
+against moto: 0.24 ms against 1.16 ms of client CPU per empty poll).
 
 It keeps botocore's contract, so the code around it cannot tell the difference: the parameters
 are validated against the service model, failures are retried as botocore's "standard" mode
@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 import botocore.exceptions as bexc
 import msgspec
+from botocore.parsers import ResponseParserError
 from botocore.validate import ParamValidator
 
 from ..__about__ import __version__
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 
 #: botocore's "standard" retry rules (botocore/retries/standard.py), for the same behaviour.
 TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
+THROTTLING_STATUS = 429
 TRANSIENT_CODES = frozenset({"RequestTimeout", "RequestTimeoutException",
                              "PriorRequestNotComplete"})
 THROTTLING_CODES = frozenset({
@@ -199,9 +201,12 @@ class DirectCaller:
                 self._pause(attempt, TRANSIENT_BASE_DELAY, operation, exc)
                 continue
             if 200 <= status < 300:
-                return self.parse(model, data)
+                try:
+                    return self.parse(model, data)
+                except msgspec.DecodeError as exc:
+                    raise ResponseParserError(f"{operation}: {exc}") from exc
             error = _error_of(status, reason, data, headers)
-            throttled = error["Code"] in THROTTLING_CODES
+            throttled = error["Code"] in THROTTLING_CODES or status == THROTTLING_STATUS
             if attempt < self.max_attempts and (
                     throttled or status in TRANSIENT_STATUS or error["Code"] in TRANSIENT_CODES):
                 self._pause(attempt, THROTTLING_BASE_DELAY if throttled else TRANSIENT_BASE_DELAY,

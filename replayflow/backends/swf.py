@@ -61,6 +61,7 @@ import boto3
 import botocore.exceptions as bexc
 import msgspec
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from ..encoding import truncate_reason
 from ..errors import (
@@ -299,9 +300,9 @@ def _parse_direct(operation_model: Any, body: bytes) -> dict[str, Any]:
     if operation_model.name in _HISTORY_OPERATIONS:
         data = _decode_history(operation_model, body)
     else:
-        data = _decode_json(body)
+        data = _decode_json(body)  # a malformed body: the caller raises ResponseParserError
     if not isinstance(data, dict):
-        raise bexc.ResponseParserError(f"{operation_model.name}: not a JSON object")
+        raise ResponseParserError(f"{operation_model.name}: not a JSON object")
     return data
 
 

@@ -21,6 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.parsers import ResponseParserError
 
 from replayflow.backends import swf
 from replayflow.backends.aws_json import DirectCaller, SigV4Signer, direct_caller
@@ -282,3 +283,16 @@ def test_direct_calls_can_be_turned_off(monkeypatch, value: str, enabled: bool) 
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "s")
     assert (SwfBackend("d")._direct is not None) is enabled
     assert SwfBackend("d", client=client())._direct is None  # a client handed in: as is
+
+
+def test_a_malformed_answer_is_botocores_parser_error(server_for) -> None:
+    _, caller, _ = server_for(answer("200 OK", b"<html>not json</html>"))
+    with pytest.raises(ResponseParserError):
+        caller.call("PollForActivityTask", POLL)
+
+
+def test_http_429_is_throttling(server_for) -> None:
+    server, caller, pauses = server_for(answer("429 Too Many Requests", b""),
+                                        answer("200 OK", b'{"taskToken":"t"}'))
+    assert caller.call("PollForActivityTask", POLL) == {"taskToken": "t"}
+    assert len(pauses) == 1 and len(server.requests) == 2
