@@ -493,7 +493,8 @@ class SwfBackend:
             client = swf_client(profile=profile, region=region, endpoint_url=endpoint_url)
             self._direct = swf_direct_caller(client)
         self.client = client
-        self._api_names: dict[str, str] = client.meta.method_to_api_mapping
+        self._api_names: dict[str, str] = getattr(
+            getattr(client, "meta", None), "method_to_api_mapping", {})
         self._sleep = sleep
 
     @property
