@@ -59,23 +59,23 @@ class MotoServer:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self, poll_sleep: float | None = 0.05, attempts: int = 3, *,
-              keep_alive: bool = True, swf_fidelity: bool = True, open_scan: bool = False,
+              keep_alive: bool = True, swf_fidelity: bool = True, lean_scans: bool = False,
               scan_every: float | None = None) -> MotoServer:
         """Start the server and block until it answers HTTP; retry on a lost port race.
 
         `poll_sleep` replaces moto's 1 s server-side sleep on an empty SWF poll (None keeps it).
         The server counts the calls it serves (`calls()`); `keep_alive` serves HTTP/1.1
         keep-alive connections, as AWS does; `swf_fidelity` makes SWF calls atomic and starts
-        heartbeat clocks when activities start, as SWF does; `open_scan` makes moto look for
-        timeouts in open executions only, and `scan_every` at most once every so many seconds
-        (benches; see run_moto.py for all of them).
+        heartbeat clocks when activities start, as SWF does; `lean_scans` keeps moto's cost per
+        call from growing with its executions, and `scan_every` makes it look for timeouts at
+        most once every so many seconds (benches; see run_moto.py for all of them).
         """
         if self._proc is not None:
             raise MotoServerError(f"moto server already running (pid {self._proc.pid})")
         last_error: MotoServerError | None = None
         for _ in range(attempts):
             try:
-                self._start_once(poll_sleep, keep_alive, swf_fidelity, open_scan, scan_every)
+                self._start_once(poll_sleep, keep_alive, swf_fidelity, lean_scans, scan_every)
                 atexit.register(self.stop)
                 return self
             except MotoServerError as exc:
@@ -85,7 +85,7 @@ class MotoServer:
         raise last_error
 
     def _start_once(self, poll_sleep: float | None, keep_alive: bool, swf_fidelity: bool,
-                    open_scan: bool, scan_every: float | None) -> None:
+                    lean_scans: bool, scan_every: float | None) -> None:
         self.port = free_port()
         cmd = [sys.executable, str(LAUNCHER), "--port", str(self.port)]
         if poll_sleep is not None:
@@ -93,8 +93,8 @@ class MotoServer:
         cmd.append("--keep-alive" if keep_alive else "--count-calls")
         if swf_fidelity:
             cmd.append("--swf-fidelity")
-        if open_scan:
-            cmd.append("--open-scan")
+        if lean_scans:
+            cmd.append("--lean-scans")
         if scan_every:
             cmd += ["--scan-every", str(scan_every)]
         # A file, not a pipe: werkzeug logs every request, and a full pipe would block the server.
