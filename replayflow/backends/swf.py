@@ -276,14 +276,17 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
 
 
 #: The calls made per decision and per activity task, made without botocore's request machinery
-#: (aws_json.py) unless REPLAYFLOW_DIRECT_CALLS is off. None of them sends or receives a
-#: timestamp or a blob, the two types a plain JSON body would get wrong (histories keep SWF's
-#: epoch seconds: see above); a test holds the list to that.
+#: (aws_json.py) unless REPLAYFLOW_DIRECT_CALLS is off; and the decider's history fetches
+#: (DIRECT_FOR_ENGINE: only in the engine's view). Every other call, the operators' and the
+#: clients', goes through botocore: they are few. None of these sends or receives a timestamp
+#: or a blob, the two types a plain JSON body would get wrong (histories keep SWF's epoch
+#: seconds: see above); a test holds the lists to that.
 DIRECT_OPERATIONS = frozenset({
-    "PollForDecisionTask", "RespondDecisionTaskCompleted", "GetWorkflowExecutionHistory",
-    "PollForActivityTask", "RespondActivityTaskCompleted", "RespondActivityTaskFailed",
-    "RespondActivityTaskCanceled", "RecordActivityTaskHeartbeat", "StartWorkflowExecution",
+    "PollForDecisionTask", "RespondDecisionTaskCompleted", "PollForActivityTask",
+    "RespondActivityTaskCompleted", "RespondActivityTaskFailed", "RespondActivityTaskCanceled",
+    "RecordActivityTaskHeartbeat",
 })
+DIRECT_FOR_ENGINE = frozenset({"GetWorkflowExecutionHistory"})
 DIRECT_CALLS_ENV = "REPLAYFLOW_DIRECT_CALLS"
 
 
@@ -506,7 +509,8 @@ class SwfBackend:
               **params: Any) -> dict[str, Any]:
         """One API call with translated errors and a last line of defence against throttling."""
         api_name = self._api_names.get(operation, "")
-        if self._direct is not None and api_name in DIRECT_OPERATIONS:
+        if self._direct is not None and (api_name in DIRECT_OPERATIONS or (
+                api_name in DIRECT_FOR_ENGINE and getattr(_engine_view, "on", False))):
             direct = self._direct
 
             def method(**params: Any) -> dict[str, Any]:

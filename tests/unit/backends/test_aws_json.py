@@ -25,7 +25,7 @@ from botocore.parsers import ResponseParserError
 
 from replayflow.backends import swf
 from replayflow.backends.aws_json import DirectCaller, SigV4Signer, direct_caller
-from replayflow.backends.swf import DIRECT_OPERATIONS, SwfBackend
+from replayflow.backends.swf import DIRECT_FOR_ENGINE, DIRECT_OPERATIONS, SwfBackend
 
 SWF_MODEL = boto3.client("swf", region_name="us-east-1", aws_access_key_id="k",
                          aws_secret_access_key="s").meta.service_model
@@ -78,7 +78,7 @@ def test_direct_operations_send_and_receive_no_timestamp_or_blob() -> None:
         if shape.type_name == "list":
             yield from kinds(shape.member, f"{path}[]", seen)
 
-    for name in DIRECT_OPERATIONS:
+    for name in DIRECT_OPERATIONS | DIRECT_FOR_ENGINE:
         operation = SWF_MODEL.operation_model(name)
         found = list(kinds(operation.input_shape, name, set()))
         found += [(path, kind) for path, kind in kinds(operation.output_shape, name, set())
@@ -296,3 +296,4 @@ def test_http_429_is_throttling(server_for) -> None:
                                         answer("200 OK", b'{"taskToken":"t"}'))
     assert caller.call("PollForActivityTask", POLL) == {"taskToken": "t"}
     assert len(pauses) == 1 and len(server.requests) == 2
+
