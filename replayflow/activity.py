@@ -34,6 +34,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TASK_LIST = "default"
 DEFAULT_VERSION = "1"
+#: SWF times out a started activity that has not heartbeated for this long, and a retry (or the
+#: workflow's failure policy) takes over: a dead worker costs a minute, not the hour of the
+#: start-to-close timeout. The worker heartbeats for every activity it runs at least three
+#: times per heartbeat timeout (worker.py), so a live one never times out for want of a beat.
+DEFAULT_HEARTBEAT_TIMEOUT = 60
+
+
+class _NotGiven:
+    """The default of `heartbeat_timeout`: DEFAULT_HEARTBEAT_TIMEOUT (None means no limit)."""
+
+    def __repr__(self) -> str:
+        return f"<default: {DEFAULT_HEARTBEAT_TIMEOUT} s>"
+
+
+NOT_GIVEN: Any = _NotGiven()
 
 
 def _timeout(value: float | int | None) -> str:
@@ -65,7 +80,7 @@ class Activity:
     start_to_close_timeout: float | None = 3600
     schedule_to_start_timeout: float | None = None
     schedule_to_close_timeout: float | None = None
-    heartbeat_timeout: float | None = None
+    heartbeat_timeout: float | None = DEFAULT_HEARTBEAT_TIMEOUT
     raises_on_failure: bool = True
     idempotent: bool = False
     priority: int | None = None
@@ -121,7 +136,7 @@ def with_attributes(
     start_to_close_timeout: float | None = 3600,
     schedule_to_start_timeout: float | None = None,
     schedule_to_close_timeout: float | None = None,
-    heartbeat_timeout: float | None = None,
+    heartbeat_timeout: float | None = NOT_GIVEN,
     raises_on_failure: bool = True,
     idempotent: bool = False,
     priority: int | None = None,
@@ -131,10 +146,14 @@ def with_attributes(
     `retry=N` retries a failed or timed-out attempt up to N more times. `idempotent=True` derives
     the task id from the input, so an identical call in one workflow runs once.
     `raises_on_failure=False` makes a failed future's `.result` return None (`.exception` keeps
-    the failure). Timeouts are in seconds; None means no limit.
+    the failure). Timeouts are in seconds; None means no limit. `heartbeat_timeout` defaults to
+    DEFAULT_HEARTBEAT_TIMEOUT (60 s): the worker heartbeats for the activity, so only a dead
+    worker misses it, and its task comes back (to a retry) within a minute.
     """
     if callable(name):  # used bare: @activity.with_attributes
         return with_attributes()(name)  # type: ignore[return-value]
+    if heartbeat_timeout is NOT_GIVEN:
+        heartbeat_timeout = DEFAULT_HEARTBEAT_TIMEOUT
     check_retry(retry)
     check_priority(priority)
     if name is not None:

@@ -245,7 +245,10 @@ class Decider:
             stop.set()
             for run_id in list(self.cache):
                 self._drop(run_id)
-        log.info("decider %s stopped", self.identity)
+        stats = self.stats
+        log.info("decider %s stopped: %d tasks, %d cache hits, %d misses (%d full history "
+                 "fetches), %d evictions", self.identity, stats.tasks, stats.hits, stats.misses,
+                 stats.full_fetches, stats.evictions)
 
     def poll(self, sticky: bool = False) -> dict[str, Any] | None:
         """One poll of the sticky list (only the new events) or the shared list; None if empty."""

@@ -467,7 +467,7 @@ def parse_slots(context: str | None) -> dict[str, Any] | None:
     if not context or not context.startswith("{"):
         return None
     try:
-        summary = json.loads(context)
+        summary = encoding.loads(context)
     except ValueError:
         return None
     summary = summary.get("slots") if isinstance(summary, dict) else None

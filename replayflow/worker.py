@@ -38,6 +38,9 @@ from .polling import PollSpacer
 log = logging.getLogger(__name__)
 
 DEFAULT_HEARTBEAT = 60.0
+#: Heartbeats per heartbeat timeout, at least: one lost beat (an outage that outlasts the
+#: call's retries, a stalled parent) still leaves time for the next before SWF gives up.
+BEATS_PER_TIMEOUT = 3
 DEFAULT_GRACE_PERIOD = 30.0
 #: Never heartbeat SWF more often than this, however often the activity calls heartbeat().
 MIN_HEARTBEAT_INTERVAL = 0.5
@@ -236,6 +239,14 @@ def _kill_groups(groups: set[int], reader: Any, seq: int) -> None:
         except (ProcessLookupError, PermissionError):
             pass
     groups.clear()
+
+
+def heartbeat_interval(period: float, heartbeat_timeout: float | None) -> float:
+    """How often the worker heartbeats for an activity: its `--heartbeat` period, but at least
+    BEATS_PER_TIMEOUT times per heartbeat timeout, and never more often than twice a second."""
+    if heartbeat_timeout:
+        period = min(period, heartbeat_timeout / BEATS_PER_TIMEOUT)
+    return max(period, MIN_HEARTBEAT_INTERVAL)
 
 
 def _death_reason(exitcode: int | None) -> str:
@@ -475,10 +486,7 @@ class Worker:
         started = time.monotonic()
         timeout = activity.start_to_close_timeout
         overrun_at = started + timeout if timeout else None
-        interval = self.heartbeat
-        if activity.heartbeat_timeout:
-            interval = min(interval, activity.heartbeat_timeout / 2)
-        interval = max(interval, MIN_HEARTBEAT_INTERVAL)
+        interval = heartbeat_interval(self.heartbeat, activity.heartbeat_timeout)
         next_beat = started + interval
         last_beat = started - MIN_HEARTBEAT_INTERVAL  # the activity's first heartbeat goes at once
         pending_details: str | None = None  # the activity's latest heartbeat details, resent
@@ -597,4 +605,5 @@ class Worker:
         return kind
 
 
-__all__ = ["DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "split_activity_id"]
+__all__ = ["DEFAULT_GRACE_PERIOD", "DEFAULT_HEARTBEAT", "Worker", "heartbeat_interval",
+           "split_activity_id"]

@@ -61,6 +61,7 @@ import boto3
 import botocore.exceptions as bexc
 import msgspec
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from ..encoding import truncate_reason
 from ..errors import (
@@ -75,6 +76,7 @@ from ..errors import (
     UserError,
 )
 from ..history import CLOSE_STATUS, gc_paused, stamps_to_datetimes
+from .aws_json import DirectCaller, direct_caller
 from .base import Duration, default_identity
 
 log = logging.getLogger(__name__)
@@ -297,13 +299,9 @@ def _engine_decoder(operation_model: Any) -> Callable[[bytes], Any]:
     return decoder
 
 
-def _parse_history_response(response_dict: dict, customized_response_dict: dict,
-                            operation_model: Any = None, **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
-        return
-    body = response_dict.get("body")
-    if not body:
-        return
+def _decode_history(operation_model: Any, body: bytes) -> dict[str, Any] | None:
+    """A history-carrying response (the engine's view if this thread asked for it); None if
+    the body is not a JSON object."""
     with gc_paused():
         data = None
         if operation_model is not None and getattr(_engine_view, "on", False):
@@ -313,11 +311,63 @@ def _parse_history_response(response_dict: dict, customized_response_dict: dict,
             try:
                 data = _decode_json(body)
             except msgspec.DecodeError:
-                return  # leave it to botocore, which reports malformed responses its own way
-    if not isinstance(data, dict):
+                return None
+    return data if isinstance(data, dict) else None
+
+
+def _parse_history_response(response_dict: dict, customized_response_dict: dict,
+                            operation_model: Any = None, **_: Any) -> None:
+    if response_dict.get("status_code") != 200:
         return
+    body = response_dict.get("body")
+    if not body:
+        return
+    data = _decode_history(operation_model, body)
+    if data is None:
+        return  # leave it to botocore, which reports malformed responses its own way
     customized_response_dict.update(data)
     response_dict["body"] = b"{}"
+
+
+#: The calls made per decision and per activity task, made without botocore's request machinery
+#: (aws_json.py) unless REPLAYFLOW_DIRECT_CALLS is off; and the decider's history fetches
+#: (DIRECT_FOR_ENGINE: only in the engine's view). Every other call, the operators' and the
+#: clients', goes through botocore: they are few. None of these sends or receives a timestamp
+#: or a blob, the two types a plain JSON body would get wrong (histories keep SWF's epoch
+#: seconds: see above); a test holds the lists to that.
+DIRECT_OPERATIONS = frozenset({
+    "PollForDecisionTask", "RespondDecisionTaskCompleted", "PollForActivityTask",
+    "RespondActivityTaskCompleted", "RespondActivityTaskFailed", "RespondActivityTaskCanceled",
+    "RecordActivityTaskHeartbeat",
+})
+DIRECT_FOR_ENGINE = frozenset({"GetWorkflowExecutionHistory"})
+DIRECT_CALLS_ENV = "REPLAYFLOW_DIRECT_CALLS"
+
+
+def direct_calls_enabled() -> bool:
+    """REPLAYFLOW_DIRECT_CALLS: on unless 0, false, no or off."""
+    raw = os.environ.get(DIRECT_CALLS_ENV, "").strip().lower()
+    return raw not in ("0", "false", "no", "off")
+
+
+def _parse_direct(operation_model: Any, body: bytes) -> dict[str, Any]:
+    """A direct call's response, as botocore (with the history hook above) would give it."""
+    if not body:
+        return {}
+    if operation_model.name in _HISTORY_OPERATIONS:
+        data = _decode_history(operation_model, body)
+    else:
+        data = _decode_json(body)  # a malformed body: the caller raises ResponseParserError
+    if not isinstance(data, dict):
+        raise ResponseParserError(f"{operation_model.name}: not a JSON object")
+    return data
+
+
+def swf_direct_caller(client: Any) -> DirectCaller | None:
+    """The direct caller for an SWF client's hot calls, or None (off, or not applicable)."""
+    if not direct_calls_enabled():
+        return None
+    return direct_caller(client, parse=_parse_direct, max_attempts=connection_retries())
 
 
 def s3_client(**kwargs: Any) -> Any:
@@ -501,10 +551,19 @@ class SwfBackend:
         self.domain = domain
         self._client_options = {"profile": profile, "region": region,
                                 "endpoint_url": endpoint_url}
-        #: Every call but the long polls: short timeouts (see CALL_READ_TIMEOUT).
-        self.client = client or swf_client(**self._client_options)
+        #: A client handed in is used as is, for every call (a test's Stubber sees them all).
+        #: Our own: short timeouts for every call but the long polls (see CALL_READ_TIMEOUT),
+        #: and a direct caller beside each client for the hot calls.
+        self._direct: DirectCaller | None = None
+        self._poll_direct: DirectCaller | None = None
         self._poll_client = client  # built on first poll when not given
+        if client is None:
+            client = swf_client(**self._client_options)
+            self._direct = swf_direct_caller(client)
+        self.client = client
         self._poll_client_lock = threading.Lock()
+        self._api_names: dict[str, str] = getattr(
+            getattr(client, "meta", None), "method_to_api_mapping", {})
         self._sleep = sleep
 
     @property
@@ -513,7 +572,10 @@ class SwfBackend:
         if self._poll_client is None:
             with self._poll_client_lock:  # pollers start together, on several threads
                 if self._poll_client is None:
-                    self._poll_client = swf_client(poll=True, **self._client_options)
+                    poll_client = swf_client(poll=True, **self._client_options)
+                    if self._direct is not None:
+                        self._poll_direct = swf_direct_caller(poll_client)
+                    self._poll_client = poll_client
         return self._poll_client
 
     @property
@@ -524,7 +586,17 @@ class SwfBackend:
     def _call(self, operation: str, *, context: Mapping[str, Any] | None = None,
               poll: bool = False, **params: Any) -> dict[str, Any]:
         """One API call with translated errors and a last line of defence against throttling."""
-        method = getattr(self.poll_client if poll else self.client, operation)
+        api_name = self._api_names.get(operation, "")
+        client = self.poll_client if poll else self.client
+        direct = self._poll_direct if poll else self._direct
+        if direct is not None and (api_name in DIRECT_OPERATIONS or (
+                api_name in DIRECT_FOR_ENGINE and getattr(_engine_view, "on", False))):
+            caller = direct
+
+            def method(**params: Any) -> dict[str, Any]:
+                return caller.call(api_name, params)
+        else:
+            method = getattr(client, operation)
         delay = THROTTLE_BASE_DELAY
         round_ = 0
         while True:

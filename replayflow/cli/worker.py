@@ -49,7 +49,7 @@ def import_activity_modules(modules: tuple[str, ...],
                    "from task to task and replaced if it dies).")
 @click.option("--heartbeat", type=click.FloatRange(min=0.5), default=DEFAULT_HEARTBEAT,
               show_default=True, metavar="SECONDS",
-              help="Heartbeat interval (at most half an activity's heartbeat timeout).")
+              help="Heartbeat interval (at most a third of an activity's heartbeat timeout).")
 @click.option("--grace-period", type=click.FloatRange(min=0), default=DEFAULT_GRACE_PERIOD,
               show_default=True, metavar="SECONDS",
               help="On SIGTERM/Ctrl-C, how long running activities may take to finish.")

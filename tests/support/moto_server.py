@@ -8,6 +8,7 @@ same botocore stack it runs against AWS. Free of pytest imports: bench scripts u
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import signal
 import socket
@@ -57,17 +58,24 @@ class MotoServer:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self, poll_sleep: float | None = 0.05, attempts: int = 3) -> MotoServer:
+    def start(self, poll_sleep: float | None = 0.05, attempts: int = 3, *,
+              keep_alive: bool = True, swf_fidelity: bool = True, lean_scans: bool = False,
+              scan_every: float | None = None) -> MotoServer:
         """Start the server and block until it answers HTTP; retry on a lost port race.
 
         `poll_sleep` replaces moto's 1 s server-side sleep on an empty SWF poll (None keeps it).
+        The server counts the calls it serves (`calls()`); `keep_alive` serves HTTP/1.1
+        keep-alive connections, as AWS does; `swf_fidelity` makes SWF calls atomic and starts
+        heartbeat clocks when activities start, as SWF does; `lean_scans` keeps moto's cost per
+        call from growing with its executions, and `scan_every` makes it look for timeouts at
+        most once every so many seconds (benches; see run_moto.py for all of them).
         """
         if self._proc is not None:
             raise MotoServerError(f"moto server already running (pid {self._proc.pid})")
         last_error: MotoServerError | None = None
         for _ in range(attempts):
             try:
-                self._start_once(poll_sleep)
+                self._start_once(poll_sleep, keep_alive, swf_fidelity, lean_scans, scan_every)
                 atexit.register(self.stop)
                 return self
             except MotoServerError as exc:
@@ -76,11 +84,19 @@ class MotoServer:
         assert last_error is not None
         raise last_error
 
-    def _start_once(self, poll_sleep: float | None) -> None:
+    def _start_once(self, poll_sleep: float | None, keep_alive: bool, swf_fidelity: bool,
+                    lean_scans: bool, scan_every: float | None) -> None:
         self.port = free_port()
         cmd = [sys.executable, str(LAUNCHER), "--port", str(self.port)]
         if poll_sleep is not None:
             cmd += ["--poll-sleep", str(poll_sleep)]
+        cmd.append("--keep-alive" if keep_alive else "--count-calls")
+        if swf_fidelity:
+            cmd.append("--swf-fidelity")
+        if lean_scans:
+            cmd.append("--lean-scans")
+        if scan_every:
+            cmd += ["--scan-every", str(scan_every)]
         # A file, not a pipe: werkzeug logs every request, and a full pipe would block the server.
         self._log = tempfile.TemporaryFile(prefix="moto-server-")
         self._proc = subprocess.Popen(
@@ -191,6 +207,17 @@ class MotoServer:
             merged.pop(name, None)
         merged.update(self.env())
         return merged
+
+    def calls(self) -> dict[str, int]:
+        """Calls served so far, by operation (`PollForActivityTask (empty)` apart)."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/_harness/calls", timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server process has used so far (Linux /proc)."""
+        with open(f"/proc/{self.pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def reset(self) -> None:
         """Forget every domain, execution and bucket (moto's POST /moto-api/reset)."""

@@ -32,3 +32,14 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused(value):
 def test_a_negative_retry_is_refused():
     with pytest.raises(ValueError, match="retry must be >= 0"):
         activity.with_attributes(retry=-1)(noop)
+
+
+def test_the_heartbeat_timeout_defaults_to_a_minute_and_none_means_none():
+    """A dead worker's task must come back within a minute, not at start-to-close (an hour)."""
+    assert activity.DEFAULT_HEARTBEAT_TIMEOUT == 60
+    assert activity.with_attributes()(noop).timeouts["heartbeatTimeout"] == "60"
+    assert activity.with_attributes(noop).timeouts["heartbeatTimeout"] == "60"  # bare
+    assert activity.as_activity(lambda: None).timeouts["heartbeatTimeout"] == "60"  # undeclared
+    assert activity.with_attributes(heartbeat_timeout=None)(noop).timeouts[
+        "heartbeatTimeout"] == "NONE"
+    assert activity.with_attributes(heartbeat_timeout=5)(noop).heartbeat_timeout == 5

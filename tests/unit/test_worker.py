@@ -272,3 +272,13 @@ def test_activities_run_one_after_another_in_a_warm_child_replaced_when_it_dies(
     finally:
         worker.close()
     assert not worker._children
+
+
+@pytest.mark.parametrize("period, timeout, expected", [
+    (60.0, 60, 20.0),   # the default heartbeat timeout: a beat every 20 s, one may be lost
+    (60.0, None, 60.0),  # no heartbeat timeout: the worker's own period
+    (5.0, 60, 5.0),      # a shorter --heartbeat wins
+    (60.0, 1, 0.5),      # never more often than twice a second
+])
+def test_the_worker_beats_three_times_per_heartbeat_timeout(period, timeout, expected) -> None:
+    assert worker_mod.heartbeat_interval(period, timeout) == expected

@@ -85,7 +85,7 @@ def schedule(n: int, arg: int) -> dict:
         "taskList": {"name": "race-activities"},
         "input": f'{{"args":[{arg}],"kwargs":{{}}}}',
         "scheduleToCloseTimeout": "NONE", "scheduleToStartTimeout": "NONE",
-        "startToCloseTimeout": "3600", "heartbeatTimeout": "NONE"}}
+        "startToCloseTimeout": "3600", "heartbeatTimeout": "60"}}
 
 
 def start_timer(timer_id: str, seconds: int) -> dict:

@@ -17,7 +17,7 @@ from replayflow.errors import NonDeterministicWorkflow
 
 TIMEOUTS_300 = {"scheduleToCloseTimeout": "NONE", "scheduleToStartTimeout": "NONE",
                 "startToCloseTimeout": "300", "heartbeatTimeout": "NONE"}
-TIMEOUTS_DEFAULT = {**TIMEOUTS_300, "startToCloseTimeout": "3600"}
+TIMEOUTS_DEFAULT = {**TIMEOUTS_300, "startToCloseTimeout": "3600", "heartbeatTimeout": "60"}
 
 
 def replay(cls: type, events: list[dict]) -> list[dict]:
