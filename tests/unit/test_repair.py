@@ -9,6 +9,7 @@ from support.history_model import validate_history
 from examples.repair import ReportWorkflow
 from replayflow.errors import UserError
 from replayflow.history import attributes
+from replayflow.inspection import task_rows
 from replayflow.local import LocalRunner
 from replayflow.operator import RunHistory
 from replayflow.repair import (
@@ -81,6 +82,12 @@ def test_a_repair_reuses_the_finished_tasks_and_schedules_only_the_rest(runner, 
         {"task_id": SUMMARISE, "activity": "examples.repair.summarise",
          "from_run": old.run.run_id}]
     validate_history(events)
+    # The tables show the reused tasks as such, with the results they were given.
+    rows = {row.task_id: row for row in task_rows(events)}
+    assert [(row.task_id, row.state) for row in rows.values()] == [
+        (GATHER, "REUSED"), (SUMMARISE, "REUSED"), (PUBLISH, "COMPLETED")]
+    assert rows[GATHER].result == ["sales-0", "sales-1", "sales-2"]
+    assert rows[SUMMARISE].details == {"reused_from_run": old.run.run_id}
     # A full replay from the history alone makes the same decisions (the table is in the input).
     assert replay(run.history(), ReportWorkflow).close_status == "WorkflowExecutionCompleted"
 
