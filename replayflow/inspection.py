@@ -27,10 +27,10 @@ from typing import Any
 
 from . import encoding
 from .dataflow import read_control
+from .engine.reuse import MARKER as REPAIRED_MARKER
+from .engine.reuse import REPAIR_KEY
 from .history import CLOSE_STATUS, attributes
 from .naming import compensated_task
-from .repair import MARKER as REPAIRED_MARKER
-from .repair import REPAIR_KEY
 from .validation import HISTORY_WARNING_EVENTS, MAX_EVENTS
 
 Decode = Callable[[str | None], str | None]

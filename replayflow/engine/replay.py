@@ -61,8 +61,6 @@ from ..naming import (
     fit_id,
 )
 from ..naming import activity_id as _activity_id
-from ..repair import MARKER as REPAIRED_MARKER
-from ..repair import REPAIR_KEY, ReuseTable
 from ..validation import (
     MAX_OPEN,
     MAX_REQUEST_BYTES,
@@ -74,6 +72,8 @@ from ..validation import (
     check_seconds,
 )
 from .decisions import fail_workflow
+from .reuse import MARKER as REPAIRED_MARKER
+from .reuse import REPAIR_KEY, ReuseTable
 
 MAX_DECISIONS = 100
 #: Input keywords starting with this are replayflow's own run options, never run()'s arguments.
