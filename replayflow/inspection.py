@@ -7,12 +7,13 @@ caller passes in (the CLI hands in the S3/diskcache reader); the default leaves 
 
 Task states: SCHEDULED, RUNNING, COMPLETED, FAILED, TIMED_OUT, CANCEL_REQUESTED, CANCELED,
 TERMINATED (child workflows), SCHEDULE_FAILED / START_FAILED (SWF refused the decision),
-FIRED (timers), RECEIVED (signals), RECORDED (markers), WAITING (submitted past the run's open-item
-cap, so not scheduled yet: no event names it, and it is known only from the execution context
-the decider records with each answer, see `waiting_of`), and ABANDONED: the run closed while the
-task was still open (or still waiting), so its history will never say how it ended. A saga's
-compensation task (`compensate-...`, see replayflow/saga.py) says in `compensates` which task it
-undoes.
+FIRED (timers), RECEIVED (signals), RECORDED (markers), REUSED (an activity a repaired run took
+from the run it repairs instead of scheduling it, see replayflow/repair.py), WAITING (submitted
+past the run's open-item cap, so not scheduled yet: no event names it, and it is known only from
+the execution context the decider records with each answer, see `waiting_of`), and ABANDONED:
+the run closed while the task was still open (or still waiting), so its history will never say
+how it ended. A saga's compensation task (`compensate-...`, see replayflow/saga.py) says in
+`compensates` which task it undoes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 
 from . import encoding
 from .dataflow import read_control
+from .engine.reuse import MARKER as REPAIRED_MARKER
+from .engine.reuse import REPAIR_KEY
 from .history import CLOSE_STATUS, attributes
 from .naming import compensated_task
 from .validation import HISTORY_WARNING_EVENTS, MAX_EVENTS
@@ -39,7 +42,7 @@ INTERNAL_TIMER_PREFIX = "replayflow-"
 #: States after which a task will not change any more.
 CLOSED_STATES = frozenset({
     "COMPLETED", "FAILED", "TIMED_OUT", "CANCELED", "TERMINATED", "SCHEDULE_FAILED",
-    "START_FAILED", "FIRED", "RECEIVED", "RECORDED", "ABANDONED",
+    "START_FAILED", "FIRED", "RECEIVED", "RECORDED", "REUSED", "ABANDONED",
 })
 #: Tasks that happen at one instant: no waiting, no running time.
 INSTANT_KINDS = frozenset({"signal", "marker"})
@@ -181,6 +184,10 @@ class _Rows:
         self.last_event_id = 0
         self.run_closed: datetime | None = None
         self.run_close_event_id: int | None = None
+        #: The run's input as recorded, and (read at a repaired run's first reused task) the
+        #: results it was started with, by task id.
+        self.start_input: str | None = None
+        self.reused_results: dict[str, Any] | None = None
 
     def _row(self, kind: str, task_id: str, name: str, event_id: int) -> TaskRow:
         key = (kind, task_id)
@@ -407,13 +414,40 @@ class _Rows:
         attempt.started = attempt.closed = event["eventTimestamp"]
         return row
 
+    def _on_WorkflowExecutionStarted(self, event: dict, attrs: dict) -> None:
+        self.start_input = attrs.get("input")
+
     def _on_WorkflowExecutionSignaled(self, event: dict, attrs: dict) -> None:
         row = self._instant("signal", attrs.get("signalName", ""), event, "RECEIVED")
         row.input = decode_field(attrs.get("input"), self.decode)
 
     def _on_MarkerRecorded(self, event: dict, attrs: dict) -> None:
+        details = decode_field(attrs.get("details"), self.decode)
+        if (attrs.get("markerName") == REPAIRED_MARKER and isinstance(details, dict)
+                and isinstance(details.get("task_id"), str)):
+            self._reused(event, details)
+            return
         row = self._instant("marker", attrs.get("markerName", ""), event, "RECORDED")
-        row.result = decode_field(attrs.get("details"), self.decode)
+        row.result = details
+
+    def _reused(self, event: dict, details: dict) -> None:
+        """A repaired run's reused activity: a row of its own, as if it ran in no time."""
+        row = self._row("activity", details["task_id"], str(details.get("activity") or ""),
+                        event["eventId"])
+        attempt = self._new_attempt(row, event, "REUSED")
+        attempt.started = attempt.closed = event["eventTimestamp"]
+        row.details = {"reused_from_run": details.get("from_run")}
+        if self.reused_results is None:
+            self.reused_results = {}
+            call = decode_field(self.start_input, self.decode)
+            kwargs = call.get("kwargs") if isinstance(call, dict) else None
+            table = kwargs.get(REPAIR_KEY) if isinstance(kwargs, dict) else None
+            tasks = table.get("tasks") if isinstance(table, dict) else None
+            if isinstance(tasks, dict):
+                self.reused_results = tasks
+        entry = self.reused_results.get(row.task_id)
+        if isinstance(entry, list) and len(entry) == 3 and isinstance(entry[2], str | None):
+            row.result = decode_field(entry[2], self.decode)
 
     def _on_RecordMarkerFailed(self, event: dict, attrs: dict) -> None:
         row = self._instant("marker", attrs.get("markerName", ""), event, "FAILED")

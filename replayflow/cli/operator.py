@@ -184,8 +184,9 @@ def workflow_info(ctx: click.Context, workflow_id: str | None, run_id: str | Non
     The table shows how long each task waited for a worker and ran (over all its attempts),
     keeps ids whole so they can be pasted into task.info or activity.rerun, and cuts the name
     and error to fit the terminal (COLUMNS sets the width). A task still open when its run
-    closed is ABANDONED. --format csv and json keep the timestamps and add waited/ran in
-    seconds; json has the input, result and failure details too.
+    closed is ABANDONED; an activity a repaired run took from the run it repairs
+    (`standalone --repair`) is REUSED. --format csv and json keep the timestamps and add
+    waited/ran in seconds; json has the input, result and failure details too.
     """)
 def workflow_tasks(ctx: click.Context, workflow_id: str | None, run_id: str | None,
                    domain: str | None, history_file: str | None,

@@ -108,15 +108,22 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
 @click.option("--middleware", "middlewares", multiple=True, metavar="MODULE.CLASS",
               help="An ActivityMiddleware class the worker runs around every activity "
                    "(repeatable).")
+@click.option("--repair", "repair_run_id", metavar="RUN_ID",
+              help="Run the failed (terminated, timed-out, cancelled) run RUN_ID of WORKFLOW "
+                   "again, with its workflow id, input and tags, reusing the results of the "
+                   "activities it finished (same task id and input). --workflow-id narrows "
+                   "the search for RUN_ID.")
 @handle_errors
 def standalone(workflow: str, input_json: str | None, input_file: str | None,
                domain: str | None, workflow_id: str | None, execution_timeout: int | None,
                tags: tuple[str, ...], workers: int, processes: int | None,
-               modules: tuple[str, ...], middlewares: tuple[str, ...]) -> None:
+               modules: tuple[str, ...], middlewares: tuple[str, ...],
+               repair_run_id: str | None) -> None:
     """Run WORKFLOW on SWF with its own decider and worker(s), print the result, clean up.
 
     \b
       replayflow standalone --domain D examples.basic.BasicWorkflow --input '[1]'
+      replayflow standalone --domain D examples.repair.ReportWorkflow --repair RUN_ID
     Decisions and activities go to a task list unique to this run. Exit codes: 0 the workflow
     completed (its result JSON is on stdout), 1 it did not (the reason is on stderr), 2 bad
     usage or input, 3 lost contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE, 130
@@ -125,8 +132,11 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
     from ..client import one_line, resolve_domain, run_standalone
 
     cls = load_workflow(workflow)
+    if repair_run_id is not None and (input_json is not None or input_file is not None):
+        raise InvalidInput("--repair reuses the repaired run's input: drop --input/--input-file")
     args, kwargs = read_input(input_json, input_file)
-    check_arguments(cls, args, kwargs)
+    if repair_run_id is None:
+        check_arguments(cls, args, kwargs)
     if len(tags) > 5:
         raise InvalidInput("SWF allows at most 5 tags")
 
@@ -137,10 +147,16 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
     load_modules(modules)
     for path in middlewares:
         load_middleware(path)  # a bad one is reported here, once, not by the worker
-    outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
-                             execution_timeout=execution_timeout, tags=list(tags),
-                             workers=workers, processes=processes, modules=modules,
-                             middlewares=middlewares)
+    options = {"execution_timeout": execution_timeout, "tags": list(tags), "workers": workers,
+               "processes": processes, "modules": modules, "middlewares": middlewares}
+    if repair_run_id is not None:
+        from ..repair import repair_standalone
+
+        outcome = repair_standalone(cls, repair_run_id, domain=domain, workflow_id=workflow_id,
+                                    **options)
+    else:
+        outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
+                                 **options)
     if outcome.ok:
         click.echo(json.dumps(outcome.result))
         return

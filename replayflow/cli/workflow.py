@@ -99,6 +99,10 @@ def simulation_options(fn):  # noqa: ANN001, ANN201 - a click decorator
 @PROGRESS_OPTION
 @click.option("--force-steps", metavar="NAME,...",
               help="Run these `self.step(...)` names again even if an earlier run did them.")
+@click.option("--repair", "repair_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="--local: run the failed run recorded in FILE (by --history-file) again, "
+                   "with its workflow id and input, reusing the results of the activities it "
+                   "finished (on SWF: `standalone --repair RUN_ID`).")
 @click.pass_context
 @handle_errors
 def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
@@ -108,7 +112,7 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                    wait: bool, middlewares: tuple[str, ...], modules: tuple[str, ...],
                    simulate: bool, delay: str | None, fail_rate: float, timeout_rate: float,
                    results: str | None, seed: int | None, progress: str,
-                   force_steps: str | None) -> None:
+                   force_steps: str | None, repair_file: str | None) -> None:
     """Start WORKFLOW (MODULE.CLASS, e.g. examples.basic.BasicWorkflow).
 
     \b
@@ -126,7 +130,11 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     """
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)
-    check_arguments(cls, args, kwargs)
+    if repair_file is not None:
+        args, kwargs, workflow_id, tags = _repair_of(cls, repair_file, local, input_json,
+                                                     input_file, workflow_id, tags)
+    else:
+        check_arguments(cls, args, kwargs)
     if len(tags) > 5:
         raise InvalidInput("SWF allows at most 5 tags")
     kwargs = with_forced_steps(kwargs, force_steps)
@@ -159,6 +167,25 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
     start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
                  task_list=task_list, execution_timeout=execution_timeout, tags=list(tags),
                  wait=wait)
+
+
+def _repair_of(cls: type, path: str, local: bool, input_json: str | None,
+               input_file: str | None, workflow_id: str | None,
+               tags: tuple[str, ...]) -> tuple[list, dict, str, tuple[str, ...]]:
+    """`--repair FILE`: the input, workflow id and tags of the recorded run, with its table."""
+    if not local:
+        raise UserError("--repair FILE only applies to --local runs (on SWF: replayflow "
+                        "standalone --domain D WORKFLOW --repair RUN_ID)")
+    if input_json is not None or input_file is not None:
+        raise InvalidInput("--repair reuses the repaired run's input: drop --input/--input-file")
+    from ..operator import read_history_file
+    from ..repair import plan_repair
+
+    plan = plan_repair(read_history_file(path), cls)
+    if workflow_id and workflow_id != plan.workflow_id:
+        raise InvalidInput(f"--repair keeps the run's workflow id ({plan.workflow_id}): drop "
+                           "--workflow-id")
+    return plan.args, plan.kwargs, plan.workflow_id, tags or tuple(plan.tags)
 
 
 def with_forced_steps(kwargs: dict, force_steps: str | None) -> dict:

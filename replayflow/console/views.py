@@ -36,7 +36,7 @@ _PHASES: dict[str, Phase] = {
     "SCHEDULED": "scheduled",
     "RUNNING": "running",
     "COMPLETED": "completed", "FIRED": "completed", "RECEIVED": "completed",
-    "RECORDED": "completed",
+    "RECORDED": "completed", "REUSED": "completed",
     "FAILED": "failed", "SCHEDULE_FAILED": "failed", "START_FAILED": "failed",
     "TIMED_OUT": "timed_out",
     "CANCELED": "cancelled", "CANCEL_REQUESTED": "cancelled", "TERMINATED": "cancelled",

@@ -72,6 +72,8 @@ from ..validation import (
     check_seconds,
 )
 from .decisions import fail_workflow
+from .reuse import MARKER as REPAIRED_MARKER
+from .reuse import REPAIR_KEY, ReuseTable
 
 MAX_DECISIONS = 100
 #: Input keywords starting with this are replayflow's own run options, never run()'s arguments.
@@ -368,6 +370,8 @@ class ExecutionState:
         self.start_attributes: dict = {}
         #: Options replayflow carried in the run's input (`--force-steps`), out of run()'s way.
         self.run_options: dict[str, Any] = {}
+        #: What a repair run may reuse instead of scheduling (see repair.py), None otherwise.
+        self._reuse: ReuseTable | None = None
         self._stamp: Any = None  # the current decision's eventTimestamp, as it came
         self.last_event_id = 0
         self.last_started_event_id = 0
@@ -921,7 +925,8 @@ class ExecutionState:
                     task.input_text = encoding.encode_call(args, kwargs)
                 except encoding.NotSerializable as exc:
                     raise TypeError(f"the input of {task_id}: {exc}") from None
-                self._schedule_attempt(task)
+                if self._reuse is None or not self._reused(task):
+                    self._schedule_attempt(task)
                 return future
         if deps and not all(f.done for f in deps):
             task.deps = deps
@@ -968,8 +973,26 @@ class ExecutionState:
                 return future
             task.task_id = future.task_id = task_id
             self._tasks[task_id] = task
-        self._schedule_attempt(task)
+        if self._reuse is None or not self._reused(task):
+            self._schedule_attempt(task)
         return future
+
+    def _reused(self, task: ActivityTask) -> bool:
+        """A repair run: resolve the task from the repaired run's result, if it ran there with
+        this activity and this input, and record a marker in place of scheduling it (on replay,
+        the same table gives the same answer, and the marker's event confirms it)."""
+        reuse = self._reuse
+        assert reuse is not None and task.input_text is not None
+        entry = reuse.match(task.task_id, task.activity.name, task.input_text)
+        if entry is None:
+            return False
+        self.record_marker(REPAIRED_MARKER, {"task_id": task.task_id,
+                                             "activity": task.activity.name,
+                                             "from_run": reuse.from_run})
+        value = encoding.loads(self.decode(entry[2]))
+        load = task.activity.load_result
+        task.future._set_result(value if load is None else load(value))
+        return True
 
     def _release_ready_tasks(self) -> bool:
         ready = [t for t in self._waiting_deps if all(f.done for f in t.deps or ())]
@@ -1482,6 +1505,8 @@ class ExecutionState:
         if self.kwargs:  # replayflow's own options ride in the input; run() never sees them
             for key in [k for k in self.kwargs if k.startswith(RUN_OPTION_PREFIX)]:
                 self.run_options[key] = self.kwargs.pop(key)
+            if REPAIR_KEY in self.run_options:
+                self._reuse = ReuseTable.from_option(self.run_options[REPAIR_KEY])
         self.workflow = self.workflow_cls()
         self.workflow._bind(self)
 
