@@ -1,7 +1,7 @@
 """SWF's history responses, parsed by us in the view the caller asks for.
 
-botocore's generic parser walks every member of every event against the service model (about
-50 µs an event: 300 ms for a 6,000-event history, 20 times the cost of json.loads). A history's
+botocore's generic parser walks every member of every event against the service model (160 ms
+for a 6,000-event history of 1.1 MB, measured with botocore 1.44.8: 45 times our engine view). A history's
 only timestamp is `eventTimestamp`, so the SWF backend keeps the raw body of the two responses
 that carry events and parses it here, with msgspec (twice as fast as json.loads on a history),
 in one of two views:
