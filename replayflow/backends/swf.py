@@ -101,7 +101,7 @@ def direct_calls_enabled() -> bool:
 def _parse_direct(operation_model: Any, body: bytes) -> dict[str, Any]:
     """A direct call's response, as our botocore client gives it (a history's body kept raw)."""
     if operation_model.name in swf_history.HISTORY_OPERATIONS:
-        return swf_history.keep_raw(operation_model, body)
+        return swf_history.keep_raw(body)
     if not body:
         return {}
     data = _decode_json(body)  # a malformed body: the caller raises ResponseParserError

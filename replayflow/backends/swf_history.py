@@ -1,10 +1,10 @@
 """SWF's history responses, parsed by us in the view the caller asks for.
 
 botocore's generic parser walks every member of every event against the service model (160 ms
-for a 6,000-event history of 1.1 MB, measured with botocore 1.44.8: 45 times our engine view). A history's
-only timestamp is `eventTimestamp`, so the SWF backend keeps the raw body of the two responses
-that carry events and parses it here, with msgspec (twice as fast as json.loads on a history),
-in one of two views:
+for a 6,000-event history of 1.1 MB, measured with botocore 1.44.8: 45 times our engine view).
+A history's only timestamp is `eventTimestamp`, so the SWF backend keeps the raw body of the two
+responses that carry events and parses it here, with msgspec (twice as fast as json.loads on a
+history), in one of two views:
 
 - `FULL`, for operators: boto3's shape, timestamps as aware datetimes;
 - `ENGINE`, for the decider: `eventTimestamp` stays SWF's epoch seconds (the engine converts the
@@ -62,8 +62,8 @@ def install(client: Any) -> None:
         client.meta.events.register(f"before-parse.{service}.{operation}", keep_raw_body)
 
 
-def keep_raw(operation_model: Any, body: bytes) -> dict[str, Any]:
-    """The direct caller's parse of a history response: the raw body, for `parse_response`."""
+def keep_raw(body: bytes) -> dict[str, Any]:
+    """A direct call's history response: the raw body, for `parse_response`."""
     return {RAW_BODY: body} if body else {}
 
 
