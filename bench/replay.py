@@ -5,7 +5,7 @@ re-run `run()` from the top on every decision):
 - one decision of a chain with K completed activities (K = 10, 100, 1000, 5000; 6 events per step
   plus 3 to start), where the decision must be "schedule activity K+1":
   - cold: a fresh ExecutionState fed the whole history (a cache miss), timed from the raw
-    response body (compact JSON, as SWF sends it) to the decisions: our SWF client's history
+    response body (compact JSON, as SWF sends it) to the decisions: the SWF backend's history
     parser, in the engine's view the decider asks for, then the replay. Not timed: freeing the
     parsed events after the answer (a few ms at K = 5000);
   - warm: a cached ExecutionState fed only the 6 new events (the decider-affinity path), also
@@ -43,7 +43,7 @@ sys.path.insert(0, ROOT)
 import botocore.session  # noqa: E402
 
 from replayflow import Workflow, activity, futures  # noqa: E402
-from replayflow.backends.swf import _for_engine, _parse_history_response  # noqa: E402
+from replayflow.backends.swf_history import HistoryView, parse_history  # noqa: E402
 from replayflow.engine.replay import ExecutionState  # noqa: E402
 from replayflow.history import events_to_wire  # noqa: E402
 
@@ -158,15 +158,9 @@ def poll_model():
 
 
 def parse_wire(raw: bytes) -> list[dict]:
-    """What our decider does with a response body: the SWF client's history parser, exactly as
-    it runs inside botocore's before-parse hook, in the engine's view (epoch-second timestamps,
-    only the attributes the engine reads)."""
-    response = {"body": raw, "headers": {}, "status_code": 200}
-    parsed: dict = {}
-    with _for_engine(True):
-        _parse_history_response(response_dict=response, customized_response_dict=parsed,
-                                operation_model=poll_model())
-    return parsed["events"]
+    """What our decider does with a response body: the SWF backend's history parser, in the
+    engine's view (epoch-second timestamps, only the attributes the engine reads)."""
+    return parse_history(poll_model(), raw, HistoryView.ENGINE)["events"]
 
 
 def one_decision(k: int) -> tuple[float, float]:

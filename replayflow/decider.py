@@ -59,7 +59,7 @@ STATS_LOG_INTERVAL = 60.0
 TRANSIENT_RETRIES = 4
 TRANSIENT_FIRST_DELAY = 0.5
 TRANSIENT_MAX_DELAY = 4.0
-#: AWS error codes that mean "not now": throttling (as in backends/swf.py) and the service's
+#: AWS error codes that mean "not now": throttling (as in backends/aws.py) and the service's
 #: own failures.
 TRANSIENT_CODES = frozenset({
     "ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException",

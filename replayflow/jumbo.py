@@ -36,11 +36,12 @@ Configuration (environment, read when first needed and re-read if it changes):
   subdirectory. Default: ``$XDG_CACHE_HOME/replayflow`` or ``~/.cache/replayflow``.
 - ``REPLAYFLOW_CACHE_SIZE``: size limit of the jumbo cache (default 1 GiB, suffixes accepted).
 
-The S3 client is a plain ``boto3.client("s3")``: the installed botocore honours
-``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_S3`` itself, so tests and S3-compatible stores need
-nothing from us. Its retries are bounded (standard mode, 4 attempts, and no more retries of an
-unreachable endpoint after about 30 s) and its timeouts finite, so a missing bucket or object,
-or an unreachable endpoint, ends in `JumboFieldError`, never a hang.
+The S3 client comes from the same factory as the SWF clients (`backends.aws.s3_client`): the
+standard AWS configuration (botocore honours ``AWS_ENDPOINT_URL`` and ``AWS_ENDPOINT_URL_S3``
+itself, so tests and S3-compatible stores need nothing from us), ``REPLAYFLOW_CONNECTION_RETRIES``
+attempts per call, finite timeouts, and no more retries of an unreachable endpoint after about
+30 s. So a missing bucket or object, or an unreachable endpoint, ends in a one-line
+`JumboFieldError`, never a hang.
 
 Several processes of one user on one machine (a decider and a pool of workers) may share one
 cache directory: diskcache keeps its index in SQLite with transactions and writes each value to
@@ -120,9 +121,6 @@ DEFAULT_CACHE_SIZE = 1024 * 1024 * 1024
 
 # The smallest SWF field a reference is ever written into (input/result/details/control).
 SMALLEST_FIELD_LIMIT = min(MAX_INPUT, MAX_RESULT, MAX_DETAILS, MAX_CONTROL)
-
-#: Seconds an S3 socket may stay silent, during a request or within a payload's stream.
-S3_READ_TIMEOUT = 15
 
 # S3 rejects object keys over 1,024 bytes of UTF-8.
 MAX_S3_KEY_BYTES = 1024
@@ -504,23 +502,9 @@ class JumboStore:
         if self._client is None:
             with self._lock:
                 if self._client is None:
-                    import boto3
-                    from botocore.config import Config
+                    from .backends import aws  # boto3 only once a big field is met
 
-                    from .backends.swf import bound_unreachable_retries
-
-                    client = boto3.client(
-                        "s3",
-                        config=Config(
-                            retries={"mode": "standard", "max_attempts": 4},
-                            connect_timeout=3,
-                            read_timeout=S3_READ_TIMEOUT,
-                        ),
-                    )
-                    # A dead or hung S3 endpoint is a JumboFieldError in about half a minute,
-                    # not after four full read timeouts.
-                    bound_unreachable_retries(client, budget=2 * S3_READ_TIMEOUT)
-                    self._client = client
+                    self._client = aws.s3_client()
         return self._client
 
     @property
@@ -611,7 +595,8 @@ class JumboStore:
             )
         except (S3UploadFailedError, ClientError, BotoCoreError) as exc:
             raise JumboFieldError(
-                f"cannot store {field_name} ({len(data)} bytes) at s3://{bucket}/{key}: {exc}"
+                f"cannot store {field_name} ({len(data)} bytes) at s3://{bucket}/{key}: "
+                f"{self._aws_problem(exc)}"
             ) from exc
         self.stats.s3_puts += 1
 
@@ -672,7 +657,8 @@ class JumboStore:
                 why = str(exc)
             raise JumboFieldError(f"cannot read jumbo field {reference}: {why}") from exc
         except BotoCoreError as exc:
-            raise JumboFieldError(f"cannot read jumbo field {reference}: {exc}") from exc
+            raise JumboFieldError(
+                f"cannot read jumbo field {reference}: {self._aws_problem(exc)}") from exc
         self.stats.s3_gets += 1
         length = response.get("ContentLength")
         if length is not None and length != size:
@@ -683,6 +669,15 @@ class JumboStore:
                 "reference names; refused"
             )
         return response["Body"]
+
+    def _aws_problem(self, exc: Exception) -> str:
+        """What went wrong talking to S3, in the words the SWF backend uses too (an unreachable
+        endpoint names the variables that set it, missing credentials those that give them)."""
+        from .backends import aws
+
+        endpoint = getattr(getattr(self._client, "meta", None), "endpoint_url", None)
+        translated = aws.translate_error(exc, endpoint=endpoint, service="s3")
+        return str(translated if translated is not exc else exc)
 
     # -- cache ---------------------------------------------------------------------------------
 
@@ -820,8 +815,11 @@ _default: JumboStore | None = None
 _default_key: tuple | None = None
 _default_lock = threading.Lock()
 
-# Env vars that change which S3 the default client talks to, besides the REPLAYFLOW_* ones.
+# Env vars the default S3 client is built from (which S3, whose credentials, how many retries),
+# besides the jumbo REPLAYFLOW_* ones. Spelled out, not imported: backends.aws imports boto3.
 _AWS_ENV = (
+    "REPLAYFLOW_CONNECTION_RETRIES",  # backends.aws.RETRIES_ENV
+    "AWS_RETRY_MODE",
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_S3",
     "AWS_DEFAULT_REGION",

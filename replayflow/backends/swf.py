@@ -1,11 +1,9 @@
-"""The boto3 side of Amazon SWF: clients, error translation, pagination, registration.
+"""`SwfBackend`: one SWF domain through boto3, every call paginated, retried and translated.
 
 The decider, the worker and the CLI all talk to SWF through `SwfBackend`, so each of them gets the
 same endpoint resolution, retries, full pagination and one-line errors without thinking about it.
-
-Endpoint and credentials come from the standard AWS configuration (botocore >= 1.31 resolves
-AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_SWF, AWS_ENDPOINT_URL_S3 and profile `endpoint_url` natively;
-verified with botocore 1.44.8), so nothing here reads those variables itself.
+Its clients and error translation come from `aws.py` (shared with jumbo's S3 client), its history
+parsing from `swf_history.py`, and its hot calls go through the direct caller of `aws_json.py`.
 
 What we verified about moto 5.2.5 (moto_server over HTTP, probes against a live server):
 
@@ -46,295 +44,45 @@ What we verified about moto 5.2.5 (moto_server over HTTP, probes against a live 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
 import random
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn, TypedDict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NoReturn
 
-import boto3
 import botocore.exceptions as bexc
 import msgspec
-from botocore.config import Config
 from botocore.parsers import ResponseParserError
 
 from ..encoding import truncate_reason
-from ..errors import (
-    ConfigurationError,
-    ConnectionFailed,
-    CredentialsMissing,
-    EndpointUnreachable,
-    ExecutionNotFound,
-    ReplayflowError,
-    ServiceUnavailable,
-    UnknownDomain,
-    UserError,
-)
-from ..history import CLOSE_STATUS, gc_paused, stamps_to_datetimes
+from ..errors import ExecutionNotFound, ReplayflowError, UnknownDomain, UserError
+from ..history import CLOSE_STATUS
+from . import swf_history
+from .aws import connection_retries, is_throttling, swf_client, translate_error
 from .aws_json import DirectCaller, direct_caller
-from .base import Duration, default_identity
+from .base import Duration, default_identity, error_code
+from .swf_history import HistoryView
 
 log = logging.getLogger(__name__)
 
-#: Long polls hold the connection up to 60 s; the socket must wait longer than that.
-READ_TIMEOUT = 75
-CONNECT_TIMEOUT = 10
-#: Every other call is answered in well under a second; a socket silent for this long belongs
-#: to an endpoint that accepts connections and never answers (a hung proxy, a stopped server).
-CALL_READ_TIMEOUT = 5
-CALL_CONNECT_TIMEOUT = 3
-#: Retries of a call that could not reach the endpoint stop once another attempt could end
-#: past this many seconds: an unresponsive endpoint is reported in about this time, not after
-#: every attempt's full timeout (5 attempts of 75 s used to take 376 s, saying nothing).
-UNREACHABLE_AFTER = 12.0
-DEFAULT_CONNECTION_RETRIES = 5
-RETRIES_ENV = "REPLAYFLOW_CONNECTION_RETRIES"
 #: Extra rounds of our own (slower) backoff once botocore's retries gave up on throttling.
 THROTTLE_ROUNDS = 3
 THROTTLE_BASE_DELAY = 1.0
 THROTTLE_MAX_DELAY = 30.0
-THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "RequestLimitExceeded", "TooManyRequestsException"}
-)
-CREDENTIAL_CODES = frozenset(
-    {
-        "UnrecognizedClientException",
-        "InvalidClientTokenId",
-        "InvalidSignatureException",
-        "SignatureDoesNotMatch",
-        "ExpiredTokenException",
-        "ExpiredToken",
-    }
-)
 #: A start-time filter wide enough for "any execution still within retention".
 EPOCH = dt.datetime(1970, 1, 2, tzinfo=dt.UTC)
-
-
-# --------------------------------------------------------------------------------------------
-# clients
-# --------------------------------------------------------------------------------------------
-
-
-def connection_retries() -> int:
-    """Total attempts per call, from REPLAYFLOW_CONNECTION_RETRIES (default 5)."""
-    raw = os.environ.get(RETRIES_ENV, "").strip()
-    if not raw:
-        return DEFAULT_CONNECTION_RETRIES
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ConfigurationError(
-            f"{RETRIES_ENV}={raw!r} is not a positive integer; e.g. set it to 5"
-        )
-    return value
-
-
-def client_config(*, poll: bool = False, **overrides: Any) -> Config:
-    """Timeouts and retries: short for calls, longer than a long poll for polls.
-
-    AWS_RETRY_MODE=adaptive is honoured.
-    """
-    mode = os.environ.get("AWS_RETRY_MODE", "standard")
-    if mode not in ("standard", "adaptive"):
-        mode = "standard"
-    settings: dict[str, Any] = {
-        "read_timeout": READ_TIMEOUT if poll else CALL_READ_TIMEOUT,
-        "connect_timeout": CONNECT_TIMEOUT if poll else CALL_CONNECT_TIMEOUT,
-        "retries": {"mode": mode, "total_max_attempts": connection_retries()},
-        "max_pool_connections": 20,
-    }
-    settings.update(overrides)
-    return Config(**settings)
-
-
-def resolve_region(session: boto3.Session) -> str:
-    """The configured region, or a ConfigurationError saying how to set one (no silent default)."""
-    region = session.region_name or os.environ.get("AWS_REGION")
-    if not region:
-        raise ConfigurationError(
-            "No AWS region configured: set AWS_DEFAULT_REGION (e.g. export "
-            "AWS_DEFAULT_REGION=us-east-1) or `region` in your AWS profile"
-        )
-    return region
-
-
-def make_client(
-    service: str,
-    *,
-    session: boto3.Session | None = None,
-    profile: str | None = None,
-    region: str | None = None,
-    endpoint_url: str | None = None,
-    config: Config | None = None,
-) -> Any:
-    """A boto3 client configured from the standard AWS settings plus our timeouts and retries.
-
-    `endpoint_url` overrides AWS_ENDPOINT_URL(_<SERVICE>) only when given; otherwise botocore
-    resolves it from the environment and profile.
-    """
-    try:
-        if session is None:
-            session = boto3.Session(profile_name=profile)
-        region = region or resolve_region(session)
-        return session.client(
-            service,
-            region_name=region,
-            endpoint_url=endpoint_url,
-            config=config or client_config(),
-        )
-    except bexc.ProfileNotFound as exc:
-        raise ConfigurationError(
-            f"AWS profile not found: {exc.kwargs.get('profile')!r}; check AWS_PROFILE "
-            "or ~/.aws/config"
-        ) from None
-    except bexc.NoRegionError:
-        raise ConfigurationError(
-            "No AWS region configured: set AWS_DEFAULT_REGION (e.g. export "
-            "AWS_DEFAULT_REGION=us-east-1)"
-        ) from None
-
-
-def swf_client(*, poll: bool = False, **kwargs: Any) -> Any:
-    """An SWF client (honours AWS_ENDPOINT_URL_SWF / AWS_ENDPOINT_URL).
-
-    `poll=True`: for long polls (a read timeout longer than SWF's 60 s). Otherwise short
-    timeouts, and retries bounded by UNREACHABLE_AFTER when the endpoint cannot be reached.
-    """
-    kwargs.setdefault("config", client_config(poll=poll))
-    client = make_client("swf", **kwargs)
-    for operation in _HISTORY_OPERATIONS:
-        client.meta.events.register(f"before-parse.swf.{operation}", _parse_history_response)
-    if not poll:
-        bound_unreachable_retries(client)
-    return client
-
-
-#: What botocore raises when the endpoint could not be reached or did not answer in time.
-UNREACHABLE_ERRORS = (bexc.ConnectionError, bexc.HTTPClientError)
-
-
-def bound_unreachable_retries(client: Any, budget: float = UNREACHABLE_AFTER) -> None:
-    """Stop botocore's retries of an unreachable endpoint once another try could end past
-    `budget` seconds after the first one began.
-
-    Throttling and 5xx answers keep the full retry schedule: the endpoint is there, just busy.
-    Connection errors and timeouts are retried only within the budget, so a dead or hung
-    endpoint is reported in about `budget` seconds. (Hooks on botocore's documented
-    `before-call` and `needs-retry` events; raising from the latter ends the retries.)
-    """
-    service = client.meta.service_model.service_id.hyphenize()
-    config = client.meta.config
-    # One attempt at an endpoint that never answers ends at one of the two timeouts.
-    attempt_bound = max(config.connect_timeout or 0, config.read_timeout or 0)
-
-    def stamp(context: dict[str, Any], **_: Any) -> None:
-        context.setdefault("replayflow_first_try", time.monotonic())
-
-    def stop_when_out_of_time(caught_exception: BaseException | None = None,
-                              request_dict: Mapping[str, Any] | None = None,
-                              **_: Any) -> None:
-        if not isinstance(caught_exception, UNREACHABLE_ERRORS):
-            return
-        first = ((request_dict or {}).get("context") or {}).get("replayflow_first_try")
-        if first is not None and time.monotonic() - first + attempt_bound > budget:
-            raise caught_exception
-
-    client.meta.events.register(f"before-call.{service}", stamp)
-    client.meta.events.register_first(f"needs-retry.{service}", stop_when_out_of_time)
-
-
-# Responses that carry event histories. botocore's generic parser walks every member of every
-# event against the model (about 50 µs an event: 300 ms for a 6,000-event history, 20 times the
-# cost of json.loads). Their only timestamp is `eventTimestamp`, so we parse them ourselves, with
-# msgspec (twice as fast as json.loads on a history), and hand botocore an empty body. Timestamps
-# stay epoch seconds here: the SwfBackend methods turn them into datetimes (boto3's shape).
-#
-# The decider asks for the engine's view instead (`for_engine=True`): epoch timestamps, and of
-# each event's attributes only what the engine reads (engine.replay.attributes_read). A full
-# replay is mostly parsing, and most of what it would parse is never read.
-_HISTORY_OPERATIONS = ("PollForDecisionTask", "GetWorkflowExecutionHistory")
 _decode_json = msgspec.json.Decoder().decode
-_engine_view = threading.local()  # .on: this thread's current call is for the engine
-_engine_decoders: dict[str, Callable[[bytes], Any]] = {}
-
-
-@contextlib.contextmanager
-def _for_engine(enabled: bool) -> Iterator[None]:
-    previous = getattr(_engine_view, "on", False)
-    _engine_view.on = enabled
-    try:
-        yield
-    finally:
-        _engine_view.on = previous
-
-
-def _engine_decoder(operation_model: Any) -> Callable[[bytes], Any]:
-    """A msgspec decoder of this operation's response that builds only what the engine reads."""
-    decoder = _engine_decoders.get(operation_model.name)
-    if decoder is not None:
-        return decoder
-    from ..engine.replay import attributes_read
-
-    output = operation_model.output_shape
-    event_fields: dict[str, Any] = {name: Any for name in output.members["events"].member.members
-                                    if not name.endswith("EventAttributes")}
-    for key, members in attributes_read().items():
-        if members is None:
-            event_fields[key] = dict
-        elif members:
-            event_fields[key] = TypedDict(  # type: ignore[operator]
-                f"Engine_{key}", dict.fromkeys(members, Any), total=False)
-    event = TypedDict("EngineEvent", event_fields, total=False)  # type: ignore[operator]
-    response_fields: dict[str, Any] = dict.fromkeys(output.members, Any)
-    response_fields["events"] = list[event]  # type: ignore[valid-type]
-    response = TypedDict("EngineResponse", response_fields, total=False)  # type: ignore[operator]
-    decoder = _engine_decoders[operation_model.name] = msgspec.json.Decoder(response).decode
-    return decoder
-
-
-def _decode_history(operation_model: Any, body: bytes) -> dict[str, Any] | None:
-    """A history-carrying response (the engine's view if this thread asked for it); None if
-    the body is not a JSON object."""
-    with gc_paused():
-        data = None
-        if operation_model is not None and getattr(_engine_view, "on", False):
-            with contextlib.suppress(msgspec.DecodeError):  # anything odd: the plain parse
-                data = _engine_decoder(operation_model)(body)
-        if data is None:
-            try:
-                data = _decode_json(body)
-            except msgspec.DecodeError:
-                return None
-    return data if isinstance(data, dict) else None
-
-
-def _parse_history_response(response_dict: dict, customized_response_dict: dict,
-                            operation_model: Any = None, **_: Any) -> None:
-    if response_dict.get("status_code") != 200:
-        return
-    body = response_dict.get("body")
-    if not body:
-        return
-    data = _decode_history(operation_model, body)
-    if data is None:
-        return  # leave it to botocore, which reports malformed responses its own way
-    customized_response_dict.update(data)
-    response_dict["body"] = b"{}"
 
 
 #: The calls made per decision and per activity task, made without botocore's request machinery
 #: (aws_json.py) unless REPLAYFLOW_DIRECT_CALLS is off; and the decider's history fetches
 #: (DIRECT_FOR_ENGINE: only in the engine's view). Every other call, the operators' and the
 #: clients', goes through botocore: they are few. None of these sends or receives a timestamp
-#: or a blob, the two types a plain JSON body would get wrong (histories keep SWF's epoch
-#: seconds: see above); a test holds the lists to that.
+#: or a blob, the two types a plain JSON body would get wrong (a history's body is kept raw
+#: and parsed by swf_history); a test holds the lists to that.
 DIRECT_OPERATIONS = frozenset({
     "PollForDecisionTask", "RespondDecisionTaskCompleted", "PollForActivityTask",
     "RespondActivityTaskCompleted", "RespondActivityTaskFailed", "RespondActivityTaskCanceled",
@@ -351,13 +99,12 @@ def direct_calls_enabled() -> bool:
 
 
 def _parse_direct(operation_model: Any, body: bytes) -> dict[str, Any]:
-    """A direct call's response, as botocore (with the history hook above) would give it."""
+    """A direct call's response, as our botocore client gives it (a history's body kept raw)."""
+    if operation_model.name in swf_history.HISTORY_OPERATIONS:
+        return swf_history.keep_raw(body)
     if not body:
         return {}
-    if operation_model.name in _HISTORY_OPERATIONS:
-        data = _decode_history(operation_model, body)
-    else:
-        data = _decode_json(body)  # a malformed body: the caller raises ResponseParserError
+    data = _decode_json(body)  # a malformed body: the caller raises ResponseParserError
     if not isinstance(data, dict):
         raise ResponseParserError(f"{operation_model.name}: not a JSON object")
     return data
@@ -368,129 +115,6 @@ def swf_direct_caller(client: Any) -> DirectCaller | None:
     if not direct_calls_enabled():
         return None
     return direct_caller(client, parse=_parse_direct, max_attempts=connection_retries())
-
-
-def s3_client(**kwargs: Any) -> Any:
-    """An S3 client (honours AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL), short timeouts for calls."""
-    client = make_client("s3", **kwargs)
-    bound_unreachable_retries(client)
-    return client
-
-
-# --------------------------------------------------------------------------------------------
-# errors
-# --------------------------------------------------------------------------------------------
-
-
-def _endpoint_hint(endpoint: str | None, service: str, silent: bool = False) -> str:
-    where = endpoint or "the AWS endpoint"
-    why = " (it accepts connections but does not answer)" if silent else ""
-    return (
-        f"Cannot reach {where}{why}: check AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_{service.upper()} "
-        f"and AWS_DEFAULT_REGION, and that the endpoint is up"
-    )
-
-
-def translate_error(
-    exc: Exception,
-    *,
-    endpoint: str | None = None,
-    domain: str | None = None,
-    workflow_id: str | None = None,
-    run_id: str | None = None,
-    service: str = "swf",
-) -> Exception:
-    """Map a botocore exception to the replayflow error a user can act on (or return it as is)."""
-    if isinstance(exc, bexc.NoCredentialsError | bexc.PartialCredentialsError):
-        return CredentialsMissing(
-            "No AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, "
-            "or AWS_PROFILE"
-        )
-    if isinstance(exc, bexc.NoRegionError):
-        return ConfigurationError("No AWS region configured: set AWS_DEFAULT_REGION")
-    if isinstance(exc, bexc.ConnectionError | bexc.HTTPClientError):
-        endpoint = endpoint or getattr(exc, "kwargs", {}).get("endpoint_url")
-        silent = isinstance(exc, bexc.ReadTimeoutError)
-        return EndpointUnreachable(_endpoint_hint(endpoint, service, silent))
-    if not isinstance(exc, bexc.ClientError):
-        return exc
-
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    message = str(error.get("Message", "")).strip()
-    operation = exc.operation_name
-    if code in CREDENTIAL_CODES:
-        return ConnectionFailed(
-            f"AWS rejected our credentials ({code}) at {endpoint or 'the endpoint'}: check "
-            "AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_PROFILE"
-        )
-    if code in ("AccessDeniedException", "AccessDenied"):
-        return UserError(f"AWS denied {operation}: {message}; check the IAM permissions")
-    if code in ("UnknownResourceFault", "DomainDeprecatedFault"):
-        match = re.match(r"unknown (domain|execution|type)\b", message.lower())
-        kind = match.group(1) if match else None
-        if kind == "domain" or code == "DomainDeprecatedFault":
-            name = domain or message.rpartition(":")[2].strip() or "?"
-            state = "deprecated" if code == "DomainDeprecatedFault" else "not registered"
-            return UnknownDomain(
-                f"SWF domain {name!r} is {state}: register it with "
-                f"`replayflow domain.register {name}` (or pick another --domain)"
-            )
-        if kind == "execution":
-            target = f"workflow id {workflow_id!r}" if workflow_id else "the workflow execution"
-            if run_id:
-                target += f" (run {run_id})"
-            where = f" in domain {domain!r}" if domain else ""
-            return ExecutionNotFound(
-                f"No execution found for {target}{where}: check the id, or that it is still "
-                "within the domain's retention period"
-            )
-        if kind == "type":
-            return UserError(
-                f"{message}{f' in domain {domain!r}' if domain else ''}: register the type first "
-                "(starting a workflow through replayflow does it)"
-            )
-        return UserError(f"SWF {operation}: {message or code}")
-    if code == "WorkflowExecutionAlreadyStartedFault":
-        return UserError(
-            f"Workflow id {workflow_id!r} already has an open execution"
-            f"{f' in domain {domain!r}' if domain else ''}: use another workflow id, or wait "
-            "for it to close"
-        )
-    if code in ("ValidationException", "SerializationException"):
-        return UserError(f"SWF rejected {operation}: {message or code}")
-    # Anything else (5xx after retries, limits, ...): one line, original kept as __cause__.
-    detail = message.splitlines()[0] if message else ""
-    if detail.lstrip().startswith("<"):
-        detail = ""  # an HTML error page
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if not code or code.isdigit():
-        what = f"HTTP {status or code} from {endpoint or 'the endpoint'}"
-    else:
-        what = code
-    text = f"{service.upper()} {operation} failed: {what}"
-    transient = (isinstance(status, int) and status >= 500) or code in THROTTLING_CODES
-    return (ServiceUnavailable if transient else ReplayflowError)(
-        f"{text}: {detail}" if detail else text)
-
-
-@contextlib.contextmanager
-def aws_errors(**context: Any) -> Iterator[None]:
-    """Translate botocore errors raised inside the block (see translate_error for the keys)."""
-    try:
-        yield
-    except (bexc.BotoCoreError, bexc.ClientError) as exc:
-        translated = translate_error(exc, **context)
-        if translated is exc:
-            raise
-        raise translated from exc
-
-
-def is_throttling(exc: BaseException) -> bool:
-    """True for the error codes AWS uses to say "slow down"."""
-    return isinstance(exc, bexc.ClientError) and (
-        exc.response.get("Error", {}).get("Code") in THROTTLING_CODES
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -552,19 +176,22 @@ class SwfBackend:
         self._client_options = {"profile": profile, "region": region,
                                 "endpoint_url": endpoint_url}
         #: A client handed in is used as is, for every call (a test's Stubber sees them all).
-        #: Our own: short timeouts for every call but the long polls (see CALL_READ_TIMEOUT),
-        #: and a direct caller beside each client for the hot calls.
+        #: Our own: short timeouts for every call but the long polls (aws.CALL_READ_TIMEOUT),
+        #: history bodies kept raw for swf_history, and a direct caller beside each client for
+        #: the hot calls.
         self._direct: DirectCaller | None = None
         self._poll_direct: DirectCaller | None = None
         self._poll_client = client  # built on first poll when not given
         if client is None:
             client = swf_client(**self._client_options)
+            swf_history.install(client)
             self._direct = swf_direct_caller(client)
         self.client = client
         self._poll_client_lock = threading.Lock()
         self._api_names: dict[str, str] = getattr(
             getattr(client, "meta", None), "method_to_api_mapping", {})
         self._sleep = sleep
+        self._operation_models: dict[str, Any] = {}
 
     @property
     def poll_client(self) -> Any:
@@ -573,6 +200,7 @@ class SwfBackend:
             with self._poll_client_lock:  # pollers start together, on several threads
                 if self._poll_client is None:
                     poll_client = swf_client(poll=True, **self._client_options)
+                    swf_history.install(poll_client)
                     if self._direct is not None:
                         self._poll_direct = swf_direct_caller(poll_client)
                     self._poll_client = poll_client
@@ -584,13 +212,17 @@ class SwfBackend:
         return str(self.client.meta.endpoint_url)
 
     def _call(self, operation: str, *, context: Mapping[str, Any] | None = None,
-              poll: bool = False, **params: Any) -> dict[str, Any]:
-        """One API call with translated errors and a last line of defence against throttling."""
+              poll: bool = False, view: HistoryView | None = None,
+              **params: Any) -> dict[str, Any]:
+        """One API call with translated errors and a last line of defence against throttling.
+
+        `view`: the call returns a history, whose events are parsed in that view.
+        """
         api_name = self._api_names.get(operation, "")
         client = self.poll_client if poll else self.client
         direct = self._poll_direct if poll else self._direct
         if direct is not None and (api_name in DIRECT_OPERATIONS or (
-                api_name in DIRECT_FOR_ENGINE and getattr(_engine_view, "on", False))):
+                api_name in DIRECT_FOR_ENGINE and view is HistoryView.ENGINE)):
             caller = direct
 
             def method(**params: Any) -> dict[str, Any]:
@@ -601,7 +233,11 @@ class SwfBackend:
         round_ = 0
         while True:
             try:
-                return method(**params)
+                response = method(**params)
+                if view is not None:
+                    response = swf_history.parse_response(
+                        response, self._operation_model(client, api_name), view)
+                return response
             except bexc.ClientError as exc:
                 if is_throttling(exc) and round_ < THROTTLE_ROUNDS:
                     # botocore already backed off and gave up: wait longer, then try again.
@@ -612,8 +248,15 @@ class SwfBackend:
                     delay = min(delay * 4, THROTTLE_MAX_DELAY)
                     continue
                 self._raise_translated(exc, context)
-            except bexc.BotoCoreError as exc:
+            except (bexc.BotoCoreError, ResponseParserError) as exc:
                 self._raise_translated(exc, context)
+
+    def _operation_model(self, client: Any, api_name: str) -> Any:
+        model = self._operation_models.get(api_name)
+        if model is None:
+            model = client.meta.service_model.operation_model(api_name)
+            self._operation_models[api_name] = model
+        return model
 
     def _raise_translated(self, exc: Exception, context: Mapping[str, Any] | None) -> NoReturn:
         ctx = {"endpoint": self.endpoint_url, "domain": self.domain, **(context or {})}
@@ -640,7 +283,7 @@ class SwfBackend:
                 ),
             )
         except ReplayflowError as exc:
-            if _code(exc) == "DomainAlreadyExistsFault":
+            if error_code(exc) == "DomainAlreadyExistsFault":
                 return False
             raise
         return True
@@ -664,7 +307,7 @@ class SwfBackend:
         try:
             call()
         except ReplayflowError as exc:
-            if _code(exc) != "TypeAlreadyExistsFault":
+            if error_code(exc) != "TypeAlreadyExistsFault":
                 raise
             created = False
         with _registered_lock:
@@ -793,10 +436,10 @@ class SwfBackend:
             execution={"workflowId": workflow_id, "runId": run_id},
             reverseOrder=True,
             maximumPageSize=1,
+            view=HistoryView.FULL,
         )
         for event in response.get("events", []):
             if event["eventType"] in CLOSE_STATUS:
-                stamps_to_datetimes([event])
                 return event
         # A server that ignores reverseOrder (moto sends everything): look at the whole history.
         for event in reversed(self.get_workflow_execution_history(workflow_id, run_id)):
@@ -815,25 +458,24 @@ class SwfBackend:
         engine reads. Otherwise the events have boto3's shape.
         """
         run_id = run_id or self.find_latest_run(workflow_id)["execution"]["runId"]
+        view = HistoryView.ENGINE if for_engine else HistoryView.FULL
         events: list[dict[str, Any]] = []
         token: str | None = None
         while True:
-            with _for_engine(for_engine):
-                response = self._call(
-                    "get_workflow_execution_history",
-                    context={"workflow_id": workflow_id, "run_id": run_id},
-                    **_drop_none(
-                        domain=self.domain,
-                        execution={"workflowId": workflow_id, "runId": run_id},
-                        nextPageToken=token,
-                        reverseOrder=True if reverse else None,
-                    ),
-                )
+            response = self._call(
+                "get_workflow_execution_history",
+                context={"workflow_id": workflow_id, "run_id": run_id},
+                view=view,
+                **_drop_none(
+                    domain=self.domain,
+                    execution={"workflowId": workflow_id, "runId": run_id},
+                    nextPageToken=token,
+                    reverseOrder=True if reverse else None,
+                ),
+            )
             events.extend(response.get("events", []))
             token = response.get("nextPageToken")
             if not token:
-                if not for_engine:
-                    stamps_to_datetimes(events)
                 return events
 
     def _list(self, operation: str, **params: Any) -> list[dict[str, Any]]:
@@ -981,20 +623,17 @@ class SwfBackend:
             identity=identity or default_identity(),
             startAtPreviousStartedEvent=True if start_at_previous_started_event else None,
         )
-        with _for_engine(for_engine):
-            task = _strip_meta(self._call("poll_for_decision_task", poll=True, **params))
+        view = HistoryView.ENGINE if for_engine else HistoryView.FULL
+        task = _strip_meta(self._call("poll_for_decision_task", poll=True, view=view, **params))
         if not task.get("taskToken"):
             return None
         events = list(task.get("events", []))
         token = task.pop("nextPageToken", None)
         while token:
-            with _for_engine(for_engine):
-                page = self._call("poll_for_decision_task", poll=True, nextPageToken=token,
-                                  **params)
+            page = self._call("poll_for_decision_task", poll=True, view=view,
+                              nextPageToken=token, **params)
             events.extend(page.get("events", []))
             token = page.get("nextPageToken")
-        if not for_engine:
-            stamps_to_datetimes(events)
         task["events"] = events
         return task
 
@@ -1072,14 +711,6 @@ class SwfBackend:
         return bool(response.get("cancelRequested", False))
 
 
-def _code(exc: BaseException) -> str | None:
-    """The AWS error code behind a translated error, if any."""
-    cause = exc.__cause__
-    if isinstance(cause, bexc.ClientError):
-        return cause.response.get("Error", {}).get("Code")
-    return None
-
-
 def _start_key(info: Mapping[str, Any]) -> float:
     started = info.get("startTimestamp")
     if isinstance(started, dt.datetime):
@@ -1089,18 +720,4 @@ def _start_key(info: Mapping[str, Any]) -> float:
     return 0.0
 
 
-__all__ = [
-    "SwfBackend",
-    "aws_errors",
-    "bound_unreachable_retries",
-    "client_config",
-    "connection_retries",
-    "default_identity",
-    "duration",
-    "is_throttling",
-    "make_client",
-    "resolve_region",
-    "s3_client",
-    "swf_client",
-    "translate_error",
-]
+__all__ = ["DIRECT_CALLS_ENV", "SwfBackend", "direct_calls_enabled", "duration"]

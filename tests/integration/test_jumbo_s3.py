@@ -9,10 +9,12 @@ from pathlib import Path
 
 import boto3
 import pytest
+from support.moto_server import free_port
 
 from replayflow import jumbo
+from replayflow.backends import aws
 from replayflow.encoding import MAX_INPUT
-from replayflow.errors import JumboFieldError
+from replayflow.errors import ConfigurationError, JumboFieldError
 
 pytestmark = pytest.mark.integration
 
@@ -204,6 +206,46 @@ def test_upload_to_a_missing_bucket_is_a_jumbo_field_error(jumbo_env, monkeypatc
     monkeypatch.setenv(jumbo.BUCKET_ENV, f"no-such-bucket-{uuid.uuid4().hex[:8]}")
     with pytest.raises(JumboFieldError, match="cannot store input"):
         jumbo.encode_field("input", payload(40_000), MAX_INPUT)
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_an_unreachable_s3_endpoint_is_one_line_after_the_configured_attempts(
+        jumbo_env, monkeypatch, attempts):
+    """S3 gets its client from the SWF backend's factory: REPLAYFLOW_CONNECTION_RETRIES attempts,
+    then the same one-line "Cannot reach" error, naming the variable that sets the endpoint."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", closed)
+    monkeypatch.setenv(aws.RETRIES_ENV, str(attempts))
+    store = jumbo.default_store()
+    sent: list[str] = []
+    store.client.meta.events.register("before-send.s3", lambda request, **_: sent.append(
+        request.url))
+    reference = f"replayflow+s3://{jumbo_env}/{PREFIX}/{uuid.uuid4()} 50000"
+
+    with pytest.raises(JumboFieldError) as info:
+        jumbo.decode_field(reference)
+
+    message = str(info.value)
+    assert "\n" not in message
+    assert reference in message
+    assert f"Cannot reach {closed}" in message and "AWS_ENDPOINT_URL_S3" in message
+    assert len(sent) == attempts and all(url.startswith(closed) for url in sent)
+
+
+def test_the_s3_client_has_the_shared_timeouts_and_retries(jumbo_env, monkeypatch):
+    monkeypatch.setenv(aws.RETRIES_ENV, "7")
+    config = jumbo.default_store().client.meta.config
+    assert config.retries["total_max_attempts"] == 7
+    assert config.connect_timeout == aws.CALL_CONNECT_TIMEOUT
+    assert config.read_timeout == aws.S3_READ_TIMEOUT
+
+
+def test_a_bad_retries_setting_is_a_one_line_configuration_error(jumbo_env, monkeypatch):
+    monkeypatch.setenv(aws.RETRIES_ENV, "none")
+    reference = f"replayflow+s3://{jumbo_env}/{PREFIX}/{uuid.uuid4()} 50000"
+    with pytest.raises(ConfigurationError, match=aws.RETRIES_ENV) as info:
+        jumbo.decode_field(reference)
+    assert "\n" not in str(info.value)
 
 
 # --- several processes, one cache directory ---------------------------------------------------

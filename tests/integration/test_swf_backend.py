@@ -11,7 +11,7 @@ import pytest
 from support.moto_server import free_port
 from support.swf_runs import wait_for
 
-from replayflow.backends import swf
+from replayflow.backends import aws, swf
 from replayflow.backends.swf import SwfBackend
 from replayflow.errors import (
     ConfigurationError,
@@ -81,7 +81,7 @@ def test_missing_region_is_a_configuration_error(aws_env, monkeypatch, tmp_path)
 
 
 def test_polls_wait_longer_than_a_long_poll_and_calls_do_not(aws_env, monkeypatch):
-    monkeypatch.setenv(swf.RETRIES_ENV, "7")
+    monkeypatch.setenv(aws.RETRIES_ENV, "7")
     backend = SwfBackend("any")
     polls, calls = backend.poll_client.meta.config, backend.client.meta.config
 
@@ -276,7 +276,7 @@ def assert_one_line(exc: BaseException) -> None:
 def test_unreachable_endpoint_names_the_url_and_the_env_vars(aws_env, monkeypatch):
     closed = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL", closed)
-    monkeypatch.setenv(swf.RETRIES_ENV, "1")
+    monkeypatch.setenv(aws.RETRIES_ENV, "1")
 
     with pytest.raises(ConnectionFailed) as caught:
         SwfBackend("any").check_domain()

@@ -14,21 +14,16 @@ def load_events(name: str) -> list[dict]:
 
 
 def engine_view(events: list[dict], operation: str = "GetWorkflowExecutionHistory") -> list[dict]:
-    """The events as the decider gets them: sent as SWF's wire JSON and parsed by our SWF
-    client's history parser in the engine's view (epoch timestamps, only what the engine
+    """The events as the decider gets them: sent as SWF's wire JSON and parsed by the SWF
+    backend's history parser in the engine's view (epoch timestamps, only what the engine
     reads)."""
     import json
 
     import botocore.session
 
-    from replayflow.backends.swf import _for_engine, _parse_history_response
+    from replayflow.backends.swf_history import HistoryView, parse_history
     from replayflow.history import events_to_wire
 
     model = botocore.session.get_session().get_service_model("swf").operation_model(operation)
-    response = {"body": json.dumps({"events": events_to_wire(events)}).encode(), "headers": {},
-                "status_code": 200}
-    parsed: dict = {}
-    with _for_engine(True):
-        _parse_history_response(response_dict=response, customized_response_dict=parsed,
-                                operation_model=model)
-    return parsed["events"]
+    body = json.dumps({"events": events_to_wire(events)}).encode()
+    return parse_history(model, body, HistoryView.ENGINE)["events"]

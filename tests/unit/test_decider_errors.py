@@ -26,7 +26,7 @@ import pytest
 from support.failure_workflows import SignalWaitWorkflow
 from support.workflows import ChainWorkflow
 
-from replayflow.backends.swf import translate_error
+from replayflow.backends.aws import translate_error
 from replayflow.decider import Decider, is_transient
 from replayflow.errors import ExecutionNotFound, UserError
 from replayflow.local import LocalRunner

@@ -227,3 +227,17 @@ def test_long_reason_is_cut_with_ellipsis_and_kept_in_full():
     assert short.endswith("…")
     assert reason.startswith(short[:-1])
     assert full == reason
+
+
+def test_small_fields_never_import_boto3():
+    """The S3 client (from backends.aws) is built on the first big field, not at import."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from replayflow import jumbo; "
+            "assert jumbo.decode_field(jumbo.encode_field('input', '[1]', 100)) == '[1]'; "
+            "print(sorted(m for m in ('boto3', 'botocore', 'replayflow.backends.aws') "
+            "if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.parsers import ResponseParserError
 
-from replayflow.backends import swf
+from replayflow.backends import aws
 from replayflow.backends.aws_json import DirectCaller, SigV4Signer, direct_caller
 from replayflow.backends.swf import DIRECT_FOR_ENGINE, DIRECT_OPERATIONS, SwfBackend
 
@@ -191,7 +191,7 @@ def test_throttling_backs_off_longer_then_raises_botocores_error(server_for) -> 
                                               "Message": "Rate exceeded"}
     assert raised.value.operation_name == "PollForDecisionTask"
     assert len(server.requests) == 3 and len(pauses) == 2
-    assert swf.is_throttling(raised.value)
+    assert aws.is_throttling(raised.value)
 
 
 def test_a_client_error_is_not_retried_and_translates_as_botocores(server_for) -> None:
@@ -200,7 +200,7 @@ def test_a_client_error_is_not_retried_and_translates_as_botocores(server_for) -
     with pytest.raises(bexc.ClientError) as raised:
         caller.call("PollForDecisionTask", {**POLL, "domain": "nope"})
     assert pauses == [] and len(server.requests) == 1
-    translated = swf.translate_error(raised.value, domain="nope")
+    translated = aws.translate_error(raised.value, domain="nope")
     assert "SWF domain 'nope' is not registered" in str(translated)
 
 
@@ -239,7 +239,7 @@ def test_an_unreachable_endpoint_is_botocores_connection_error() -> None:
     with pytest.raises(bexc.EndpointConnectionError):
         caller.call("PollForActivityTask", POLL)
     assert len(pauses) == 1
-    assert "Cannot reach" in str(swf.translate_error(
+    assert "Cannot reach" in str(aws.translate_error(
         bexc.EndpointConnectionError(endpoint_url="http://x")))
 
 
