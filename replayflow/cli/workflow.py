@@ -19,6 +19,7 @@ from .progress import PROGRESS_OPTION, progress_printer
 
 if TYPE_CHECKING:
     from ..client import WorkflowOutcome
+    from ..local import LocalResult
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def _start_on_swf(cls: type, args: list, kwargs: dict, *, domain: str | None,
     report_outcome(outcome, ["--domain", domain, outcome.workflow_id], backend)
 
 
-def report_outcome(outcome: WorkflowOutcome, where: list[str] | None,
+def report_outcome(outcome: WorkflowOutcome | LocalResult, where: list[str] | None,
                    backend: Any = None) -> None:
     """How a run ended, as `workflow.start` and `standalone` print it: the result JSON on
     stdout (exit 0), or the failure on stderr and one `Error:` line (exit 1). `backend`, if
@@ -219,13 +220,14 @@ def report_outcome(outcome: WorkflowOutcome, where: list[str] | None,
         click.echo(json.dumps(outcome.result))
         return
     details = outcome.details
-    if backend is not None:
-        details = with_task_traceback(backend, outcome, details)
+    run_id = getattr(outcome, "run_id", None)  # an SWF run's (a local one has its history)
+    if backend is not None and run_id:
+        details = with_task_traceback(backend, outcome.workflow_id, run_id, details)
     show_failure(outcome.reason, details, where)
     raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)
 
 
-def with_task_traceback(backend: Any, outcome: WorkflowOutcome, details: object) -> object:
+def with_task_traceback(backend: Any, workflow_id: str, run_id: str, details: object) -> object:
     """The failure details, with the failing task's remote traceback read from the run's
     history when the details name the task but lost its traceback (cut to fit SWF's field
     limit, or a failure policy that kept only the error). Best effort: a history that cannot
@@ -237,8 +239,7 @@ def with_task_traceback(backend: Any, outcome: WorkflowOutcome, details: object)
     from ..operator import fetch_history, task_info
 
     try:
-        task = task_info(fetch_history(backend, outcome.workflow_id, outcome.run_id),
-                         details["task_id"])
+        task = task_info(fetch_history(backend, workflow_id, run_id), details["task_id"])
     except Exception as exc:  # noqa: BLE001 - the failure is still reported without it
         log.debug("no traceback for %s: %s", details["task_id"], exc)
         return details
