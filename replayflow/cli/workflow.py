@@ -134,7 +134,8 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
 
     Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input, 3 --wait lost
     contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE (default 300 s) and stopped
-    waiting; the run goes on, and the error line says how to follow it.
+    waiting; the run goes on, and the error line says how to follow it. 130 Ctrl-C: with
+    --wait the run goes on too, and one line says how to follow it.
     """
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)
