@@ -63,7 +63,8 @@ from support.workflows import ChainWorkflow  # noqa: E402
 
 from replayflow import encoding  # noqa: E402
 from replayflow.backends.swf import SwfBackend  # noqa: E402
-from replayflow.client import register_workflow, start_execution  # noqa: E402
+from replayflow.client import start_execution  # noqa: E402
+from replayflow.registration import register_workflow  # noqa: E402
 
 PYTHON = [sys.executable, "-m", "replayflow"]
 CHAIN = 3

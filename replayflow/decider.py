@@ -27,7 +27,6 @@ from typing import Any
 
 from . import encoding, jumbo
 from .backends.base import default_identity, error_code
-from .client import register_workflows
 from .engine.decisions import fail_workflow
 from .engine.replay import ExecutionState
 from .errors import (
@@ -39,6 +38,7 @@ from .errors import (
 from .naming import decision_attributes_key
 from .polling import PollSpacer
 from .progress import MIN_INTERVAL, summarize
+from .registration import register_workflows
 from .sync import MACHINERY_WORKFLOWS
 from .validation import HISTORY_WARNING_EVENTS, MAX_EVENTS
 

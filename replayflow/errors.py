@@ -276,6 +276,19 @@ class WaitAbandoned(ReplayflowError):
     exit_code = 3
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGTERM) stopped a command that was waiting on a run; says what became of it.
+
+    A KeyboardInterrupt still, so Python code that stops on Ctrl-C keeps stopping; the message
+    is the one line the CLI prints before it exits 130.
+    """
+
+    def __init__(self, message: str, workflow_id: str, run_id: str) -> None:
+        super().__init__(message)
+        self.workflow_id = workflow_id
+        self.run_id = run_id
+
+
 class NonDeterministicWorkflow(ReplayflowError):
     """The history was not produced by the current workflow code.
 

@@ -33,7 +33,7 @@ from typing import Any
 from . import encoding, jumbo  # imported with this module: their import is not part of a run
 from .activity import ActivityContext, ActivityRegistry
 from .backends.memory import MemorySwf, Run
-from .client import WorkflowOutcome, outcome_from_event, register_workflow, start_execution
+from .client import WorkflowOutcome, outcome_from_event, start_execution
 from .decider import Decider
 from .errors import StuckWorkflow
 from .execution import Outcome, report_outcome, run_activity
@@ -41,6 +41,7 @@ from .history import HistoryFile
 from .middleware import ActivityMiddleware
 from .naming import split_activity_id
 from .progress import Summary
+from .registration import register_workflow
 from .simulate import Simulation
 
 log = logging.getLogger(__name__)

@@ -168,7 +168,8 @@ def repair_standalone(workflow_cls: type, run_id: str, *, domain: str | None,
     run has the old one's workflow id, input and tags (unless `tags`). `options` go to
     `run_standalone` (execution_timeout, workers, processes, modules, middlewares)."""
     from .backends.swf import SwfBackend
-    from .client import resolve_domain, run_standalone
+    from .client import resolve_domain
+    from .standalone import run_standalone
 
     backend = SwfBackend(resolve_domain(domain))
     plan = plan_repair(find_run(backend, run_id, workflow_cls, workflow_id), workflow_cls)

@@ -13,7 +13,11 @@ def _load_commands() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    _load_commands()
+    try:
+        _load_commands()
+    except KeyboardInterrupt:  # Ctrl-C while starting up: as handle_errors says it, no traceback
+        print("Interrupted.", file=sys.stderr)
+        sys.exit(130)
     cli.main(args=argv if argv is not None else sys.argv[1:], prog_name="replayflow")
 
 

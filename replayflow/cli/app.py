@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from ..__about__ import __version__
-from ..errors import ReplayflowError, UserError
+from ..errors import ReplayflowError, RunInterrupted, UserError
 
 log = logging.getLogger("replayflow")
 
@@ -86,8 +86,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise CliError(str(exc), exc.exit_code) from None
         except ReplayflowError as exc:
             raise CliError(str(exc), getattr(exc, "exit_code", 1)) from None
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+        except KeyboardInterrupt as exc:
+            # One line: what became of the run we were waiting on, if there was one.
+            click.echo(str(exc) if isinstance(exc, RunInterrupted) else "Interrupted.", err=True)
             sys.exit(130)
 
     return wrapper

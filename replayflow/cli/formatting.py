@@ -30,6 +30,21 @@ ELLIPSIS = "…"
 MIN_CUT_WIDTH = 12
 
 
+#: The longest reason printed on a terminal; a longer one (a 50 MB exception message) is cut,
+#: its whole text staying in the run's failure details (`workflow.info`).
+MAX_REASON_LINE = 2000
+
+
+def one_line(text: str | None) -> str:
+    """A reason fit for one stderr line (cut at MAX_REASON_LINE characters)."""
+    if text and len(text) > MAX_REASON_LINE:
+        size = len(text)
+        text = text[: MAX_REASON_LINE * 2]  # never split a 50 MB string into words
+        line = " ".join(text.split())[:MAX_REASON_LINE]
+        return f"{line}… ({size} characters; the whole text is in the failure details)"
+    return " ".join((text or "").split()) or "no reason given"
+
+
 class Duration(float):
     """Seconds shown the way people read them (`850ms`, `4.2s`, `3m05s`, `2h01m`) in tables.
 

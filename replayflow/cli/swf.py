@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import sys
 import threading
@@ -13,8 +12,10 @@ import click
 from ..errors import InvalidInput, UserError
 from ..loader import check_arguments, load_workflow, load_workflows
 from ..middleware import load_middleware
-from .app import CliError, cli, handle_errors
-from .workflow import INPUT_HELP, load_modules, read_input, show_failure
+from ..progress import Summary
+from .app import cli, handle_errors
+from .progress import PROGRESS_OPTION, ProgressPrinter, progress_printer
+from .workflow import INPUT_HELP, load_modules, read_input, report_outcome
 
 DEFAULT_POLLERS = 3  # replayflow.decider.DEFAULT_POLLERS (not imported: the CLI starts light)
 
@@ -113,23 +114,27 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
                    "again, with its workflow id, input and tags, reusing the results of the "
                    "activities it finished (same task id and input). --workflow-id narrows "
                    "the search for RUN_ID.")
+@PROGRESS_OPTION
 @handle_errors
 def standalone(workflow: str, input_json: str | None, input_file: str | None,
                domain: str | None, workflow_id: str | None, execution_timeout: int | None,
                tags: tuple[str, ...], workers: int, processes: int | None,
                modules: tuple[str, ...], middlewares: tuple[str, ...],
-               repair_run_id: str | None) -> None:
+               repair_run_id: str | None, progress: str) -> None:
     """Run WORKFLOW on SWF with its own decider and worker(s), print the result, clean up.
 
     \b
       replayflow standalone --domain D examples.basic.BasicWorkflow --input '[1]'
       replayflow standalone --domain D examples.repair.ReportWorkflow --repair RUN_ID
-    Decisions and activities go to a task list unique to this run. Exit codes: 0 the workflow
-    completed (its result JSON is on stdout), 1 it did not (the reason is on stderr), 2 bad
+    Decisions and activities go to a task list unique to this run. "<workflow_id> <run_id>"
+    and the progress go to stderr, the result JSON to stdout. Ctrl-C terminates the run.
+    Exit codes: 0 the workflow completed, 1 it did not (its failure is on stderr), 2 bad
     usage or input, 3 lost contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE, 130
     interrupted.
     """
-    from ..client import one_line, resolve_domain, run_standalone
+    from ..backends.swf import SwfBackend
+    from ..client import resolve_domain
+    from ..standalone import run_standalone
 
     cls = load_workflow(workflow)
     if repair_run_id is not None and (input_json is not None or input_file is not None):
@@ -147,19 +152,32 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
     load_modules(modules)
     for path in middlewares:
         load_middleware(path)  # a bad one is reported here, once, not by the worker
-    options = {"execution_timeout": execution_timeout, "tags": list(tags), "workers": workers,
-               "processes": processes, "modules": modules, "middlewares": middlewares}
-    if repair_run_id is not None:
-        from ..repair import repair_standalone
+    printer: ProgressPrinter | None = None
 
-        outcome = repair_standalone(cls, repair_run_id, domain=domain, workflow_id=workflow_id,
-                                    **options)
-    else:
-        outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
-                                 **options)
-    if outcome.ok:
-        click.echo(json.dumps(outcome.result))
-        return
-    show_failure(outcome.reason, outcome.details,
-                 ["--domain", resolve_domain(domain), outcome.workflow_id])
-    raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)
+    def on_start(started_id: str, run_id: str) -> None:
+        nonlocal printer
+        click.echo(f"{started_id} {run_id}", err=True)
+        printer = progress_printer(progress)  # from here on: the ids stay above the status line
+
+    def on_progress(summary: Summary) -> None:
+        if printer is not None:
+            printer.update(summary)
+
+    options = {"execution_timeout": execution_timeout, "tags": list(tags), "workers": workers,
+               "processes": processes, "modules": modules, "middlewares": middlewares,
+               "on_start": on_start, "on_progress": on_progress}
+    try:
+        if repair_run_id is not None:
+            from ..repair import repair_standalone
+
+            outcome = repair_standalone(cls, repair_run_id, domain=domain,
+                                        workflow_id=workflow_id, **options)
+        else:
+            outcome = run_standalone(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
+                                     **options)
+    finally:
+        if printer is not None:
+            printer.close()
+    domain = resolve_domain(domain)
+    backend = None if outcome.ok else SwfBackend(domain)  # to read a missing traceback
+    report_outcome(outcome, ["--domain", domain, outcome.workflow_id], backend)

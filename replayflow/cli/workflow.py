@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import encoding
-from ..client import one_line
-from ..errors import InvalidInput, UserError
+from ..errors import InvalidInput, RunInterrupted, UserError
 from ..history import write_history_file
 from ..loader import check_arguments, load_workflow
 from .app import CliError, cli, handle_errors
+from .formatting import one_line
 from .progress import PROGRESS_OPTION, progress_printer
+
+if TYPE_CHECKING:
+    from ..client import WorkflowOutcome
+    from ..local import LocalResult
+
+log = logging.getLogger(__name__)
 
 INPUT_HELP = """JSON input of run(). A list is positional arguments; {"args": [...], "kwargs":
 {...}} is both; any other object is keyword arguments; a scalar is one positional argument."""
@@ -126,7 +134,8 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
 
     Exit codes: 0 success, 1 the workflow failed, 2 bad usage or input, 3 --wait lost
     contact with SWF for longer than REPLAYFLOW_WAIT_OUTAGE (default 300 s) and stopped
-    waiting; the run goes on, and the error line says how to follow it.
+    waiting; the run goes on, and the error line says how to follow it. 130 Ctrl-C: with
+    --wait the run goes on too, and one line says how to follow it.
     """
     cls = load_workflow(workflow)
     args, kwargs = read_input(input_json, input_file)
@@ -162,11 +171,88 @@ def workflow_start(ctx: click.Context, workflow: str, input_json: str | None,
                               "`replayflow simulate` in place of the workers)",
             }.get(name, f"{name} only applies to --local runs (on SWF, give it to "
                         "worker.start)"))
-    from ..client import start_on_swf  # imported late: boto3 is slow to import
+    _start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
+                  task_list=task_list, execution_timeout=execution_timeout, tags=list(tags),
+                  wait=wait, progress=progress)
 
-    start_on_swf(cls, args, kwargs, domain=domain, workflow_id=workflow_id,
-                 task_list=task_list, execution_timeout=execution_timeout, tags=list(tags),
-                 wait=wait)
+
+def _start_on_swf(cls: type, args: list, kwargs: dict, *, domain: str | None,
+                  workflow_id: str | None, task_list: str | None,
+                  execution_timeout: int | None, tags: list[str], wait: bool,
+                  progress: str) -> None:
+    """Print `<workflow_id> <run_id>`; with `wait`, that on stderr, progress while the run goes
+    on, then its result (or its failure: exit 1). An outage longer than REPLAYFLOW_WAIT_OUTAGE
+    raises WaitAbandoned (exit 3); Ctrl-C leaves the run going and says how to follow it."""
+    # Imported late: boto3 is slow to import.
+    from ..backends.swf import SwfBackend
+    from ..client import resolve_domain, start_execution, wait_for_close, wait_outage_limit
+
+    outage_limit = wait_outage_limit() if wait else None  # a bad value fails before the start
+    domain = resolve_domain(domain)
+    backend = SwfBackend(domain)
+    workflow_id, run_id = start_execution(
+        backend, cls, args, kwargs, workflow_id=workflow_id, task_list=task_list,
+        execution_timeout=execution_timeout, tags=tags,
+    )
+    if not wait:
+        click.echo(f"{workflow_id} {run_id}")
+        return
+    click.echo(f"{workflow_id} {run_id}", err=True)
+    printer = progress_printer(progress)
+    try:
+        outcome = wait_for_close(backend, workflow_id, run_id, outage_limit=outage_limit,
+                                 on_progress=printer.update if printer else None)
+    except KeyboardInterrupt:
+        raise RunInterrupted(
+            f"interrupted: run {workflow_id} {run_id} goes on; follow it with `replayflow "
+            f"workflow.info --domain {domain} {workflow_id}`", workflow_id, run_id) from None
+    finally:
+        if printer is not None:
+            printer.close()
+    report_outcome(outcome, ["--domain", domain, outcome.workflow_id], backend)
+
+
+def report_outcome(outcome: WorkflowOutcome | LocalResult, where: list[str] | None,
+                   backend: Any = None) -> None:
+    """How a run ended, as `workflow.start` and `standalone` print it: the result JSON on
+    stdout (exit 0), or the failure on stderr and one `Error:` line (exit 1). `backend`, if
+    given, is asked for the failing task's traceback when the failure details lack it."""
+    if outcome.ok:
+        click.echo(json.dumps(outcome.result))
+        return
+    details = outcome.details
+    run_id = getattr(outcome, "run_id", None)  # an SWF run's (a local one has its history)
+    if backend is not None and run_id:
+        details = with_task_traceback(backend, outcome.workflow_id, run_id, details)
+    show_failure(outcome.reason, details, where)
+    raise CliError(f"workflow {outcome.status.lower()}: {one_line(outcome.reason)}", 1)
+
+
+def with_task_traceback(backend: Any, workflow_id: str, run_id: str, details: object) -> object:
+    """The failure details, with the failing task's remote traceback read from the run's
+    history when the details name the task but lost its traceback (cut to fit SWF's field
+    limit, or a failure policy that kept only the error). Best effort: a history that cannot
+    be read leaves the details as they are."""
+    if not isinstance(details, dict) or not isinstance(details.get("task_id"), str):
+        return details
+    if _traceback_in(details):
+        return details
+    from ..operator import fetch_history, task_info
+
+    try:
+        task = task_info(fetch_history(backend, workflow_id, run_id), details["task_id"])
+    except Exception as exc:  # noqa: BLE001 - the failure is still reported without it
+        log.debug("no traceback for %s: %s", details["task_id"], exc)
+        return details
+    trace = task.get("traceback") or next(
+        (a["traceback"] for a in reversed(task["attempt_list"]) if a.get("traceback")), None)
+    return {**details, "traceback": trace} if trace else details
+
+
+def _traceback_in(details: dict) -> bool:
+    error = details.get("error")
+    return bool(details.get("traceback")) or (
+        isinstance(error, dict) and bool(error.get("traceback")))
 
 
 def _repair_of(cls: type, path: str, local: bool, input_json: str | None,
@@ -234,12 +320,7 @@ def _start_local(cls: type, args: list, kwargs: dict, *, max_workers: int,
             while chain[-1].continued_as is not None:
                 chain.append(chain[-1].continued_as)
             write_history_file(history_file, history_of(chain))
-    if result.ok:
-        click.echo(json.dumps(result.result))
-        return
-    where = (["--history-file", history_file] if history_file else None)
-    show_failure(result.reason, result.details, where)
-    raise CliError(f"workflow {result.status.lower()}: {one_line(result.reason)}", 1)
+    report_outcome(result, ["--history-file", history_file] if history_file else None)
 
 
 def load_modules(modules: tuple[str, ...]) -> list[str]:

@@ -182,6 +182,49 @@ def test_standalone_ctrl_c_cleans_up(aws_env, swf_domain):
     assert "Traceback" not in err
     assert not [pid for pid in children if alive(pid)]
     assert describe(aws_env, swf_domain, workflow_id).get("closeStatus") == "TERMINATED"
+    # One line says what became of the run; the children, killed without a grace period,
+    # never got to say they were shutting down, nor that the terminated run was gone.
+    lines = [line for line in err.splitlines() if not line.startswith("[")]  # progress
+    [ids, interrupted] = lines
+    run_id = ids.split()[1]
+    assert ids == f"{workflow_id} {run_id}"
+    assert interrupted == f"interrupted: run {workflow_id} {run_id} terminated"
+
+
+def test_standalone_success_is_quiet(aws_env, swf_domain):
+    """At the default LOG_LEVEL a successful run prints its ids and progress on stderr, its
+    result on stdout, and nothing that looks like trouble."""
+    env = {k: v for k, v in aws_env.items() if k != "LOG_LEVEL"}
+    done = replayflow(env, "standalone", "--domain", swf_domain, "examples.basic.BasicWorkflow",
+                      "--input", "[1, 1]")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "4\n"
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("basic-") and len(lines[0].split()) == 2, done.stderr
+    assert all(line.startswith("[") for line in lines[1:]), done.stderr  # progress only
+    assert "3 done" in lines[-1], done.stderr
+
+
+def test_standalone_failure_shows_the_task_traceback_and_what_to_run(aws_env, swf_domain):
+    done = replayflow(aws_env, "standalone", "--domain", swf_domain, "--progress", "none",
+                      "examples.failure.UnhandledFailureWorkflow", "--workflow-id", "fails")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert_failure_report(done.stderr, swf_domain, "fails")
+
+
+def assert_failure_report(stderr: str, domain: str, workflow_id: str) -> None:
+    """The failing task's remote traceback under a heading, the commands that show more, and
+    one Error line naming the task and its error."""
+    task = "activity-examples.failure.divide-1"
+    assert f"remote traceback of {task}:" in stderr
+    assert "  ZeroDivisionError: division by zero" in stderr
+    assert "in divide\n      return a / b" in stderr  # the activity's own frame
+    assert f"replayflow workflow.tasks --domain {domain} {workflow_id}\n" in stderr
+    assert f"replayflow task.info --domain {domain} {workflow_id} {task}\n" in stderr
+    assert not any(line.startswith("Traceback") for line in stderr.splitlines())  # ours
+    [error] = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+    assert error == f"Error: workflow failed: {task} failed: ZeroDivisionError: division by zero"
 
 
 def _started(env: dict[str, str], domain: str, workflow_id: str) -> bool:
@@ -198,9 +241,10 @@ def _started(env: dict[str, str], domain: str, workflow_id: str) -> bool:
 @pytest.fixture
 def running_decider_and_worker(aws_env, swf_domain):
     procs = [
-        spawn(aws_env, "decider.start", "--domain", swf_domain, "examples.basic.BasicWorkflow"),
+        spawn(aws_env, "decider.start", "--domain", swf_domain, "examples.basic.BasicWorkflow",
+              "examples.failure.UnhandledFailureWorkflow"),
         spawn(aws_env, "worker.start", "--domain", swf_domain, "--task-list", "quickstart",
-              "--module", "examples.basic"),
+              "--module", "examples.basic", "--module", "examples.failure"),
     ]
     yield swf_domain
     for proc in procs:
@@ -213,6 +257,55 @@ def test_workflow_start_wait_prints_the_result(aws_env, running_decider_and_work
                       "examples.basic.BasicWorkflow", "--input", "[1]", "--wait")
     assert done.returncode == 0, done.stderr
     assert done.stdout == "4\n"
+
+
+def test_workflow_start_wait_shows_progress_then_the_result(aws_env,
+                                                           running_decider_and_worker):
+    domain = running_decider_and_worker
+    done = replayflow(aws_env, "workflow.start", "--domain", domain, "--progress", "plain",
+                      "examples.basic.BasicWorkflow", "--input", "[1, 1]", "--wait")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "4\n"  # stdout: the result only
+    ids, *progress = done.stderr.splitlines()
+    assert ids.startswith("basic-") and len(ids.split()) == 2
+    assert progress and all(line.startswith("[") for line in progress), done.stderr
+    assert "3 done" in progress[-1] and "last: " in progress[-1]
+
+
+def test_workflow_start_wait_failure_shows_the_task_traceback(aws_env,
+                                                               running_decider_and_worker):
+    domain = running_decider_and_worker
+    done = replayflow(aws_env, "workflow.start", "--domain", domain, "--workflow-id",
+                      "wait-fails", "examples.failure.UnhandledFailureWorkflow", "--wait")
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == ""
+    assert_failure_report(done.stderr, domain, "wait-fails")
+
+
+def test_workflow_start_wait_ctrl_c_leaves_the_run_going(aws_env, swf_domain):
+    """No decider serves it: the run stays open while we wait, and after Ctrl-C."""
+    workflow_id = f"waited-{uuid.uuid4().hex[:8]}"
+    proc = spawn(aws_env, "workflow.start", "--domain", swf_domain, "--workflow-id",
+                 workflow_id, "examples.basic.BasicWorkflow", "--input", "[1]", "--wait",
+                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while not _started(aws_env, swf_domain, workflow_id):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "workflow.start never started its run"
+            time.sleep(0.05)
+        time.sleep(0.5)  # past the start: waiting
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=DEADLINE)
+    finally:
+        kill(proc)
+    assert proc.returncode == 130, err
+    assert out == ""
+    ids, interrupted = err.splitlines()
+    run_id = ids.split()[1]
+    assert interrupted == (f"interrupted: run {workflow_id} {run_id} goes on; follow it with "
+                           f"`replayflow workflow.info --domain {swf_domain} {workflow_id}`")
+    assert describe(aws_env, swf_domain, workflow_id)["executionStatus"] == "OPEN"
 
 
 def test_workflow_start_prints_ids_that_do_not_collide(aws_env, swf_domain):
