@@ -130,6 +130,7 @@ def run_standalone(
     task_list: str | None = None,
     modules: Sequence[str] = (),
     middlewares: Sequence[str] = (),
+    cache_size: int | None = None,
     on_start: Callable[[str, str], None] | None = None,
     on_progress: Callable[[Summary], None] | None = None,
 ) -> WorkflowOutcome:
@@ -139,6 +140,7 @@ def run_standalone(
     every activity there), so nothing else can steal or serve its tasks, and a single worker
     serves every activity, whatever task list it declares. `on_start(workflow_id, run_id)` is
     called once the run is started; `on_progress` gets its progress summaries while it runs.
+    `cache_size` is the decider's (`decider.start --cache-size`; None: its default).
 
     The decider exits as soon as it has closed the run, which ends our wait at once (no polling
     lag). Whatever ends the wait, the children are then killed without a grace period: once the
@@ -168,7 +170,8 @@ def run_standalone(
         decider = children.spawn("decider", python + [
             "decider.start", "--domain", domain, "--task-list", task_list,
             "--activity-task-list", task_list, "--exit-on-close", workflow_id,
-            "--pollers", str(STANDALONE_POLLERS), path])
+            "--pollers", str(STANDALONE_POLLERS),
+            *(["--cache-size", str(cache_size)] if cache_size is not None else []), path])
         children.may_finish.add("decider")
         for i in range(max(1, workers)):
             # The worker's own grace period (shorter than CHILD_GRACE) serves when it is told

@@ -114,13 +114,16 @@ def decider_start(workflows: tuple[str, ...], domain: str | None, task_list: str
                    "again, with its workflow id, input and tags, reusing the results of the "
                    "activities it finished (same task id and input). --workflow-id narrows "
                    "the search for RUN_ID.")
+@click.option("--cache-size", type=click.IntRange(min=0), metavar="N",
+              help="Executions the decider keeps in memory (decider.start's --cache-size; 0 "
+                   "replays the whole history at every decision) [default: 1000].")
 @PROGRESS_OPTION
 @handle_errors
 def standalone(workflow: str, input_json: str | None, input_file: str | None,
                domain: str | None, workflow_id: str | None, execution_timeout: int | None,
                tags: tuple[str, ...], workers: int, processes: int | None,
                modules: tuple[str, ...], middlewares: tuple[str, ...],
-               repair_run_id: str | None, progress: str) -> None:
+               repair_run_id: str | None, cache_size: int | None, progress: str) -> None:
     """Run WORKFLOW on SWF with its own decider and worker(s), print the result, clean up.
 
     \b
@@ -165,7 +168,7 @@ def standalone(workflow: str, input_json: str | None, input_file: str | None,
 
     options = {"execution_timeout": execution_timeout, "tags": list(tags), "workers": workers,
                "processes": processes, "modules": modules, "middlewares": middlewares,
-               "on_start": on_start, "on_progress": on_progress}
+               "cache_size": cache_size, "on_start": on_start, "on_progress": on_progress}
     try:
         if repair_run_id is not None:
             from ..repair import repair_standalone

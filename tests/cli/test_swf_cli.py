@@ -191,6 +191,19 @@ def test_standalone_ctrl_c_cleans_up(aws_env, swf_domain):
     assert interrupted == f"interrupted: run {workflow_id} {run_id} terminated"
 
 
+def test_standalone_passes_its_cache_size_to_the_decider(aws_env, swf_domain):
+    """--cache-size 0: the decider keeps nothing, so every decision task is a full replay."""
+    done = replayflow({**aws_env, "LOG_LEVEL": "INFO"}, "standalone", "--domain", swf_domain,
+                      "examples.basic.BasicWorkflow", "--input", "[1, 1]", "--cache-size", "0",
+                      "--progress", "none")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "4\n"
+    started = [line for line in done.stderr.splitlines() if "started decider" in line]
+    assert len(started) == 1 and "--cache-size 0 " in started[0], done.stderr
+    stopped = [line for line in done.stderr.splitlines() if "stopped:" in line]
+    assert len(stopped) == 1 and " 0 cache hits" in stopped[0], done.stderr
+
+
 def test_standalone_success_is_quiet(aws_env, swf_domain):
     """At the default LOG_LEVEL a successful run prints its ids and progress on stderr, its
     result on stdout, and nothing that looks like trouble."""
