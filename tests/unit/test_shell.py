@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from support.processes import alive, read_pid, wait_dead
+from support.processes import read_pid, wait_dead
 from support.shell_workflows import BigOutputWorkflow, CancelWorkflow, TimeoutWorkflow
 
 from replayflow import Workflow, activity, jumbo, shell
@@ -219,7 +219,7 @@ def test_a_cancel_request_stops_the_group(tmp_path):
     threading.Timer(0.3, lambda: setattr(ctx, "cancel_requested", True)).start()
     with pytest.raises(CommandFailed, match="stopped: its activity was cancelled"):
         run_in_context(ctx, ["sh", "-c", 'sleep 60 & echo $! > "$1"; wait', "sh", str(pidfile)])
-    assert not alive(read_pid(pidfile))
+    assert wait_dead(read_pid(pidfile), 5)  # the group was signalled: death is a moment away
 
 
 def test_a_heartbeat_answering_cancel_stops_the_group(monkeypatch):
