@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
+from support.processes import kill_group as stop
+from support.processes import spawn_replayflow as spawn
 from support.workflows import ChainWorkflow, StepsWorkflow
 
 from replayflow.backends.swf import SwfBackend
@@ -43,17 +45,6 @@ def standalone(env: dict[str, str], domain: str, workflow: str, *input_args: obj
         env=env, cwd=REPO, capture_output=True, text=True, timeout=DEADLINE,
     )
 
-
-def spawn(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def test_fan_out_of_50(env, swf_domain):

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 from support.cli import assert_one_line_error
 from support.jumbo_workflows import SIGNAL, SignalWorkflow, digest_of, make_payload
+from support.processes import kill_group as stop
+from support.processes import spawn_replayflow as spawn
 
 from replayflow import encoding, jumbo
 from replayflow.backends.swf import SwfBackend
@@ -153,17 +155,6 @@ def test_fields_the_decider_writes(env, swf_domain, where):
     assert run(KB100) == expected(KB100)
     assert digest_of(run(KB100, True)) == expected(KB100)
 
-
-def spawn(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def test_full_replays_and_operator_commands_read_jumbo_fields(env, swf_domain):

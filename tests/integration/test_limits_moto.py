@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -27,6 +24,8 @@ from support.limit_workflows import (
     refusals,
     response_sizes,
 )
+from support.processes import kill_group as stop
+from support.processes import spawn_replayflow as spawn
 
 from replayflow.backends.swf import SwfBackend
 from replayflow.client import start_execution, wait_for_close
@@ -69,17 +68,6 @@ def run_on_moto(env: dict[str, str], domain: str, cls: type, *args: object,
     assert outcome.ok, outcome.reason
     return outcome.result, backend.get_workflow_execution_history(workflow_id, run_id)
 
-
-def spawn(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
 
 
 def test_1500_activities_never_more_than_1000_open(env, swf_domain):

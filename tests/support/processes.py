@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def alive(pid: int) -> bool:
@@ -41,3 +46,18 @@ def read_pid(path: Path, timeout: float = 10.0) -> int:
             return int(text)
         time.sleep(0.05)
     raise AssertionError(f"no pid was written to {path} within {timeout} s")
+
+
+def spawn_replayflow(env: dict[str, str], *argv: str) -> subprocess.Popen[bytes]:
+    """`python -m replayflow ARGV...` from the repository root, in its own process group (so
+    `kill_group` reaches the children it starts), stdout discarded, stderr inherited."""
+    return subprocess.Popen([sys.executable, "-m", "replayflow", *argv], env=env, cwd=REPO,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    """SIGKILL a process started by `spawn_replayflow` and its group, and reap it."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
