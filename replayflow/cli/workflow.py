@@ -197,9 +197,10 @@ def _start_on_swf(cls: type, args: list, kwargs: dict, *, domain: str | None,
     if not wait:
         click.echo(f"{workflow_id} {run_id}")
         return
-    click.echo(f"{workflow_id} {run_id}", err=True)
-    printer = progress_printer(progress)
-    try:
+    printer = None
+    try:  # from the moment the run exists, Ctrl-C says how to follow it
+        click.echo(f"{workflow_id} {run_id}", err=True)
+        printer = progress_printer(progress)
         outcome = wait_for_close(backend, workflow_id, run_id, outage_limit=outage_limit,
                                  on_progress=printer.update if printer else None)
     except KeyboardInterrupt:

@@ -302,14 +302,11 @@ def test_workflow_start_wait_ctrl_c_leaves_the_run_going(aws_env, swf_domain):
                  workflow_id, "examples.basic.BasicWorkflow", "--input", "[1]", "--wait",
                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + DEADLINE
-        while not _started(aws_env, swf_domain, workflow_id):
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "workflow.start never started its run"
-            time.sleep(0.05)
-        time.sleep(0.5)  # past the start: waiting
+        ids = proc.stderr.readline()  # printed once the run is started: it is waiting now
+        assert ids.startswith(f"{workflow_id} "), (ids, proc.communicate())
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=DEADLINE)
+        out, rest = proc.communicate(timeout=DEADLINE)
+        err = ids + rest
     finally:
         kill(proc)
     assert proc.returncode == 130, err
