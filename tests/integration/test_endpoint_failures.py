@@ -126,10 +126,17 @@ def test_wait_rides_out_an_outage_and_prints_the_result(aws_env, swf_domain, pro
         proxy.up()
         # One attempt per call, so the outage reaches the wait loop instead of botocore's retries.
         env = through(aws_env, proxy, REPLAYFLOW_CONNECTION_RETRIES="1", LOG_LEVEL="WARNING")
-        waiter, _workflow_id, _run_id = start_waiting(
+        waiter, workflow_id, run_id = start_waiting(
             env, swf_domain, "--input", "[1, 3]", "--task-list", services.decisions)
         proxy.down()
-        time.sleep(4)  # the run finishes meanwhile (its delay is 3 s); the waiter cannot see it
+        # The run finishes meanwhile (its delay is 3 s), seen on moto directly; the waiter,
+        # behind the proxy, cannot see it.
+        direct = SwfBackend(swf_domain)
+        deadline = time.monotonic() + HANG_GUARD
+        while direct.describe_workflow_execution(workflow_id, run_id)["executionInfo"][
+                "executionStatus"] != "CLOSED":
+            assert time.monotonic() < deadline, "the run never closed"
+            time.sleep(0.1)
         proxy.up()
         out, err = finish(waiter)
     finally:
