@@ -26,6 +26,7 @@ from .client import (
     wait_for_close,
 )
 from .errors import ReplayflowError, RunInterrupted
+from .lifetime import die_with_parent
 from .progress import Summary
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class ChildProcesses:
     def spawn(self, label: str, argv: list[str]) -> subprocess.Popen:
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=sys.stderr.fileno(),
-            start_new_session=True, preexec_fn=_die_with_parent,
+            start_new_session=True, preexec_fn=_die_with_sigterm,
         )
         self.procs.append((label, proc))
         log.info("started %s (pid %d): %s", label, proc.pid, " ".join(argv[3:]))
@@ -103,17 +104,10 @@ def _signal_group(pid: int, signum: int) -> None:
         pass
 
 
-def _die_with_parent() -> None:
-    """In the child, before exec: get SIGTERM when the standalone process dies (Linux only)."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001 - best effort: the parent's own cleanup still runs
-        pass
+def _die_with_sigterm() -> None:
+    """In the child, before exec: SIGTERM when the standalone process dies, so the child's own
+    grace period applies."""
+    die_with_parent(signal.SIGTERM)
 
 
 def run_standalone(

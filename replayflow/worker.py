@@ -11,14 +11,12 @@ dies cannot take the worker with it: only its own task fails, and a fresh child 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import itertools
 import logging
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
-import sys
 import threading
 import time
 import weakref
@@ -31,6 +29,7 @@ from .activity import Activity, ActivityContext, ActivityRegistry
 from .backends.base import default_identity, error_code
 from .errors import ReplayflowError
 from .execution import Outcome, failure, report_outcome, run_activity, task_context
+from .lifetime import die_with_parent
 from .middleware import ActivityMiddleware
 from .naming import split_activity_id
 from .polling import PollSpacer
@@ -49,7 +48,6 @@ POLL_BACKOFF = (1.0, 30.0)
 #: How long the parent waits for a child to exit after it sent its outcome.
 EXIT_WAIT = 5.0
 
-_PR_SET_PDEATHSIG = 1
 
 
 def _mp_context() -> Any:
@@ -97,7 +95,7 @@ def _child_loop(conn: Any, flag: Any, middlewares: Sequence[ActivityMiddleware],
     # parent decides when a child stops (grace period), and it stops it with SIGKILL.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _die_with_parent()
+    die_with_parent(signal.SIGKILL)
     while True:
         try:
             message = conn.recv()
@@ -202,19 +200,6 @@ def _stop_children(children: dict[int, _PoolChild]) -> None:
     for child in list(children.values()):
         child.stop(wait=1.0)
     children.clear()
-
-
-def _die_with_parent() -> None:
-    """Linux: the child gets SIGKILL if the worker dies (e.g. SIGKILL), instead of lingering."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
 
 
 def _kill_groups(groups: set[int], reader: Any, seq: int) -> None:
